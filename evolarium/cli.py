@@ -1,0 +1,198 @@
+"""The ``evolarium`` command."""
+
+import argparse
+import logging
+import sys
+
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from evolarium import __version__
+from evolarium.errors import EvolariumError
+
+log = logging.getLogger("evolarium")
+console = Console()
+errors = Console(stderr=True)
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.handler(args) or 0
+    except EvolariumError as error:
+        errors.print(f"[bold red]error:[/] {error}", highlight=False, markup=True)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        errors.print("interrupted")
+        return EXIT_INTERRUPTED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evolarium", description="Evolve coding agents in Docker sandboxes."
+    )
+    parser.add_argument("--version", action="version", version=f"evolarium {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="start an evolution run")
+    run.add_argument("--suite", default="builtin", help="builtin, humaneval, or a task directory")
+    run.add_argument("--tasks", type=int, default=None, help="use the first N tasks of the suite")
+    run.add_argument("--generations", type=int, default=3, help="generations after the seed")
+    run.add_argument("--children", type=int, default=1, help="children made per generation")
+    run.add_argument(
+        "--select", default="score-child", help="parent selection: score-child, random"
+    )
+    run.add_argument("--model", default=None, help="litellm model string (default: local/smollm2)")
+    run.add_argument("--api-base", default=None, help="URL of an OpenAI-compatible server")
+    run.add_argument("--minibatch", type=int, default=3, help="tasks in a child's first stage")
+    run.add_argument(
+        "--threshold",
+        type=float,
+        default=0.0,
+        help="mean minibatch score a child needs to be evaluated on the rest (0 to 1)",
+    )
+    run.add_argument("--workers", type=int, default=1, help="evaluations run at the same time")
+    run.add_argument("--steps", type=int, default=3, help="step limit of each agent run")
+    run.add_argument("--agent-timeout", type=float, default=300.0, help="seconds per agent run")
+    run.add_argument("--max-tokens", type=int, default=512, help="max tokens per model reply")
+    run.add_argument("--seed", type=int, default=0, help="seed of the loop's random choices")
+    run.set_defaults(handler=_run)
+
+    tree = commands.add_parser("tree", help="print the lineage of a run with scores")
+    tree.add_argument("run_id", metavar="RUN")
+    tree.set_defaults(handler=_tree)
+
+    runs = commands.add_parser("runs", help="list runs")
+    runs.set_defaults(handler=_runs)
+
+    tasks = commands.add_parser("tasks", help="work with task suites")
+    task_commands = tasks.add_subparsers(title="task commands", metavar="COMMAND")
+    task_list = task_commands.add_parser("list", help="list the tasks of a suite")
+    task_list.add_argument("--suite", default="builtin", help="builtin, humaneval, or a directory")
+    task_list.set_defaults(handler=_tasks_list)
+
+    sandbox = commands.add_parser("sandbox", help="build and manage the sandbox")
+    sandbox_commands = sandbox.add_subparsers(title="sandbox commands", metavar="COMMAND")
+    build = sandbox_commands.add_parser("build", help="build the sandbox image locally")
+    build.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    build.set_defaults(handler=_sandbox_build)
+    prune = sandbox_commands.add_parser("prune", help="remove leftover evolarium containers")
+    prune.set_defaults(handler=_sandbox_prune)
+    return parser
+
+
+def _configure_logging(verbose: bool) -> None:
+    handler = RichHandler(console=errors, show_path=False, rich_tracebacks=False)
+    level = logging.DEBUG if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(message)s", handlers=[handler], force=True)
+    for noisy in ("LiteLLM", "litellm", "httpx", "urllib3", "docker"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from evolarium.evolve.config import RunConfig
+    from evolarium.evolve.session import start_evolution
+    from evolarium.llm.local import DEFAULT_MODEL
+    from evolarium.llm.router import ModelConfig
+    from evolarium.sandbox.profile import Limits
+
+    model = ModelConfig(
+        model=args.model or DEFAULT_MODEL, api_base=args.api_base, max_tokens=args.max_tokens
+    )
+    config = RunConfig(
+        suite=args.suite,
+        tasks=args.tasks,
+        generations=args.generations,
+        children_per_generation=args.children,
+        selection=args.select,
+        minibatch=args.minibatch,
+        minibatch_threshold=args.threshold,
+        workers=args.workers,
+        agent_steps=args.steps,
+        seed=args.seed,
+        model=model,
+        agent_limits=Limits(timeout_s=args.agent_timeout),
+    )
+    return start_evolution(config, console)
+
+
+def _tree(args: argparse.Namespace) -> int:
+    from evolarium.archive import Archive
+    from evolarium.dashboard.tree import lineage_tree
+    from evolarium.evolve.run import find_run
+
+    run_id, path = find_run(args.run_id)
+    archive = Archive.open(path)
+    console.print(lineage_tree(archive, run_id))
+    return 0
+
+
+def _runs(_args: argparse.Namespace) -> int:
+    from evolarium.archive import Archive
+    from evolarium.paths import runs_dir
+
+    table = Table("run", "status", "suite", "model", "agents", "evaluations")
+    for path in sorted(runs_dir().glob("r*/archive.db")):
+        archive = Archive.open(path)
+        for run in archive.runs():
+            agents = archive.agents(run.id)
+            table.add_row(
+                run.id,
+                run.status,
+                run.suite,
+                run.model,
+                str(len(agents)),
+                str(len(archive.evaluations(run.id))),
+            )
+        archive.close()
+    console.print(table)
+    return 0
+
+
+def _tasks_list(args: argparse.Namespace) -> int:
+    from evolarium.tasks import load_suite
+
+    suite = load_suite(args.suite)
+    table = Table("id", "title", "difficulty", "tags", title=f"suite {suite.name}")
+    for task in suite.tasks:
+        table.add_row(task.id, task.title, task.difficulty, ", ".join(task.tags))
+    console.print(table)
+    console.print(f"{len(suite.tasks)} tasks")
+    return 0
+
+
+def _sandbox_build(args: argparse.Namespace) -> int:
+    from evolarium.sandbox.image import build_image
+
+    with console.status("building the sandbox image") as status:
+
+        def report(message: str) -> None:
+            console.print(message)
+            status.update(message)
+
+        tag = build_image(report, force=args.force)
+    console.print(f"sandbox image ready: [bold]{tag}[/]")
+    return 0
+
+
+def _sandbox_prune(_args: argparse.Namespace) -> int:
+    from evolarium.sandbox import docker_client
+    from evolarium.sandbox.reaper import remove_containers
+
+    removed = remove_containers(docker_client())
+    console.print(f"removed {removed} containers")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

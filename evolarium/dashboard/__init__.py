@@ -1,0 +1,1 @@
+"""Terminal views of runs: progress lines and the agent tree. Reads the archive only."""

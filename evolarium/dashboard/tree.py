@@ -1,0 +1,47 @@
+"""The lineage of a run as a rich tree."""
+
+from rich.text import Text
+from rich.tree import Tree
+
+from evolarium.archive import Agent, Archive
+from evolarium.archive.scores import frontier, mean_scores, score_table
+
+STATUS_STYLES = {"evaluated": "green", "invalid": "red", "evaluating": "yellow", "pending": "dim"}
+
+
+def lineage_tree(archive: Archive, run_id: str) -> Tree:
+    """Build a tree of every agent in a run with its mean score and status."""
+    run = archive.run(run_id)
+    agents = archive.agents(run_id)
+    table = score_table(archive.evaluations(run_id))
+    task_ids = sorted({task for scores in table.values() for task in scores})
+    means = mean_scores(table, task_ids)
+    on_frontier = set(frontier(table, task_ids))
+
+    root = Tree(Text(f"run {run.id}  suite {run.suite}  model {run.model}", style="bold"))
+    children: dict[str | None, list[Agent]] = {}
+    for agent in agents:
+        children.setdefault(agent.parent_id, []).append(agent)
+
+    def add(node: Tree, agent: Agent) -> None:
+        branch = node.add(_label(agent, means, table, on_frontier))
+        for child in children.get(agent.id, []):
+            add(branch, child)
+
+    for agent in children.get(None, []):
+        add(root, agent)
+    return root
+
+
+def _label(agent: Agent, means: dict, table: dict, on_frontier: set[str]) -> Text:
+    label = Text(f"{agent.id}", style="bold")
+    label.append(f"  gen {agent.generation}  {agent.operator}  ")
+    label.append(agent.status, style=STATUS_STYLES.get(agent.status, ""))
+    if agent.id in means:
+        evaluated = len(table.get(agent.id, {}))
+        label.append(f"  score {means[agent.id]:.2f} on {evaluated} tasks")
+    if agent.id in on_frontier:
+        label.append("  frontier", style="cyan")
+    if agent.status == "invalid" and agent.reason:
+        label.append(f"  ({agent.reason[:80]})", style="dim")
+    return label

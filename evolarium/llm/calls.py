@@ -1,0 +1,113 @@
+"""Model calls as the gateway sees them: context, record, request checks and errors."""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from evolarium.errors import ModelError
+
+OUTCOME_OK = "ok"
+OUTCOME_ERROR = "error"
+OUTCOME_REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Who a model call is for; copied into every record of the call."""
+
+    run_id: str | None = None
+    agent_id: str | None = None
+    task_id: str | None = None
+    evaluation_id: str | None = None
+    # "agent" (an agent solving a task), "operator" (making a child) or "validation".
+    purpose: str = "agent"
+
+
+@dataclass
+class CallRecord:
+    """One model call: the request as received, the response or error, tokens and timing.
+
+    ``request`` is the JSON body. A body that is not a JSON object is stored as
+    ``{"invalid_body": <the first characters of the body>}``.
+    """
+
+    context: CallContext
+    model: str
+    requested_model: str | None
+    request: dict
+    response: dict | None
+    prompt_tokens: int
+    completion_tokens: int
+    latency_ms: float
+    outcome: str
+    error: str | None
+    started_at: datetime
+
+
+Recorder = Callable[[CallRecord], None]
+
+
+class InvalidRequestError(ValueError):
+    """A chat-completions body that the gateway does not forward; HTTP 400."""
+
+
+class ProviderError(ModelError):
+    """The model provider failed to answer a valid request; HTTP 502."""
+
+
+def _is_number(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value)
+
+
+def _check_messages(messages: object) -> None:
+    if not isinstance(messages, list) or not messages:
+        raise InvalidRequestError("'messages' must be a non-empty list of message objects")
+
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise InvalidRequestError(f"messages[{index}] must be an object, not {message!r:.80}")
+        if not isinstance(message.get("role"), str):
+            raise InvalidRequestError(f"messages[{index}] needs a string 'role'")
+
+
+def _check_options(request: dict) -> None:
+    for field in ("max_tokens", "max_completion_tokens"):
+        value = request.get(field)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidRequestError(f"'{field}' must be a positive integer, not {value!r:.80}")
+
+    for field in ("temperature", "top_p"):
+        value = request.get(field)
+        if value is not None and not _is_number(value):
+            raise InvalidRequestError(f"'{field}' must be a number, not {value!r:.80}")
+
+    model = request.get("model")
+    if model is not None and not isinstance(model, str):
+        raise InvalidRequestError(f"'model' must be a string, not {model!r:.80}")
+
+
+def validate_request(request: object) -> dict:
+    """Return ``request`` if it is a chat-completions body the gateway forwards.
+
+    Raises InvalidRequestError naming the first invalid field.
+    """
+    if not isinstance(request, dict):
+        raise InvalidRequestError(
+            f"the request body must be a JSON object, not {type(request).__name__}"
+        )
+
+    # NOTE: streaming is not supported yet: every reply is one JSON chat.completion.
+    if request.get("stream"):
+        raise InvalidRequestError(
+            "streaming is not supported by the evolarium gateway yet; "
+            'send "stream": false or leave it out'
+        )
+
+    _check_messages(request.get("messages"))
+    _check_options(request)
+    return request

@@ -1,0 +1,194 @@
+"""The gateway: every model call goes through it, is routed, counted and recorded."""
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from evolarium.llm.calls import (
+    OUTCOME_ERROR,
+    OUTCOME_OK,
+    OUTCOME_REJECTED,
+    CallContext,
+    CallRecord,
+    InvalidRequestError,
+    ProviderError,
+    Recorder,
+    validate_request,
+)
+from evolarium.llm.router import Router
+from evolarium.llm.server import GatewaySocket
+
+__all__ = [
+    "CallContext",
+    "CallRecord",
+    "Gateway",
+    "GatewaySocket",
+    "InvalidRequestError",
+    "ProviderError",
+    "Recorder",
+]
+
+logger = logging.getLogger(__name__)
+
+# Error text kept in records and sent to clients; provider errors can embed whole bodies.
+MAX_ERROR_CHARS = 2000
+# Characters of an unparsable body kept in its record.
+INVALID_BODY_CHARS = 200
+
+
+class Gateway:
+    """Routes chat-completions requests, records each call and keeps running totals.
+
+    The recorder is called once per call, with a lock held, so it need not be thread-safe.
+    An exception from the recorder is logged and does not change the call's result.
+    ``calls`` counts every call, rejected and failed ones included. The token totals add
+    up the usage that providers report for successful calls.
+    """
+
+    def __init__(self, router: Router, recorder: Recorder | None = None) -> None:
+        self.router = router
+        self._recorder = recorder
+        self._totals_lock = threading.Lock()
+        self._recorder_lock = threading.Lock()
+        self._calls = 0
+        self._prompt_tokens = 0
+        self._completion_tokens = 0
+
+    @property
+    def calls(self) -> int:
+        """Number of calls handled so far, whatever their outcome."""
+        with self._totals_lock:
+            return self._calls
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Prompt tokens of all successful calls so far."""
+        with self._totals_lock:
+            return self._prompt_tokens
+
+    @property
+    def completion_tokens(self) -> int:
+        """Completion tokens of all successful calls so far."""
+        with self._totals_lock:
+            return self._completion_tokens
+
+    def complete(self, request: dict, context: CallContext) -> dict:
+        """Route one chat-completions body and record the call; returns the completion.
+
+        Raises InvalidRequestError for a body the gateway does not forward and
+        ProviderError when the provider fails. Both are recorded before they are raised.
+        """
+        started_at = datetime.now(UTC)
+        start = time.perf_counter()
+
+        try:
+            validate_request(request)
+        except InvalidRequestError as error:
+            self.reject(request, error, context, started_at=started_at)
+            raise
+
+        try:
+            response = self.router.complete(request)
+        except Exception as error:  # any provider failure becomes a recorded ProviderError
+            message = self._describe(error)
+            logger.warning(
+                "model call failed (model %s, run %s, agent %s, task %s): %s",
+                self.router.model,
+                context.run_id,
+                context.agent_id,
+                context.task_id,
+                message,
+            )
+            record = self._record_for(request, context, started_at, start)
+            record.outcome = OUTCOME_ERROR
+            record.error = message
+            self._finish(record)
+            raise ProviderError(message) from error
+
+        record = self._record_for(request, context, started_at, start)
+        record.response = response
+        record.prompt_tokens, record.completion_tokens = _usage(response)
+        self._finish(record)
+        return response
+
+    def reject(
+        self,
+        request: object,
+        error: InvalidRequestError,
+        context: CallContext,
+        *,
+        started_at: datetime | None = None,
+    ) -> None:
+        """Record a request that was rejected before it reached the provider."""
+        logger.info(
+            "rejected a model request (run %s, agent %s): %s", context.run_id, context.agent_id, error
+        )
+        started_at = started_at or datetime.now(UTC)
+        record = self._record_for(_as_body(request), context, started_at, time.perf_counter())
+        record.outcome = OUTCOME_REJECTED
+        record.error = str(error)
+        self._finish(record)
+
+    def serve(self, socket_path: Path, context: CallContext) -> GatewaySocket:
+        """Serve the gateway's HTTP endpoint on a new unix socket; every call gets ``context``."""
+        return GatewaySocket(self, Path(socket_path), context)
+
+    def _record_for(
+        self, request: dict, context: CallContext, started_at: datetime, start: float
+    ) -> CallRecord:
+        requested_model = request.get("model")
+        return CallRecord(
+            context=context,
+            model=self.router.model,
+            requested_model=requested_model if isinstance(requested_model, str) else None,
+            request=request,
+            response=None,
+            prompt_tokens=0,
+            completion_tokens=0,
+            latency_ms=(time.perf_counter() - start) * 1000.0,
+            outcome=OUTCOME_OK,
+            error=None,
+            started_at=started_at,
+        )
+
+    def _finish(self, record: CallRecord) -> None:
+        with self._totals_lock:
+            self._calls += 1
+            self._prompt_tokens += record.prompt_tokens
+            self._completion_tokens += record.completion_tokens
+
+        if self._recorder is None:
+            return
+        with self._recorder_lock:
+            try:
+                self._recorder(record)
+            except Exception:  # the client still gets its answer when recording fails
+                logger.exception(
+                    "recorder failed for a %s call (run %s, agent %s)",
+                    record.outcome,
+                    record.context.run_id,
+                    record.context.agent_id,
+                )
+
+    def _describe(self, error: Exception) -> str:
+        message = f"{type(error).__name__}: {error}"
+        api_key = self.router.config.api_key
+        if api_key:
+            message = message.replace(api_key, "***")
+        return message[:MAX_ERROR_CHARS]
+
+
+def _as_body(request: object) -> dict:
+    if isinstance(request, dict):
+        return request
+    text = request if isinstance(request, str) else repr(request)
+    return {"invalid_body": text[:INVALID_BODY_CHARS]}
+
+
+def _usage(response: dict) -> tuple[int, int]:
+    usage = response.get("usage") or {}
+    prompt_tokens = usage.get("prompt_tokens") or 0
+    completion_tokens = usage.get("completion_tokens") or 0
+    return int(prompt_tokens), int(completion_tokens)

@@ -1,0 +1,43 @@
+"""Store gateway call records in the archive."""
+
+import json
+import logging
+
+from evolarium.archive import Archive, ModelCall
+from evolarium.llm.gateway import CallRecord, Recorder
+
+log = logging.getLogger(__name__)
+
+
+def archive_recorder(archive: Archive) -> Recorder:
+    """Return a recorder that writes every call to ``archive`` as a ModelCall row."""
+
+    def record(call: CallRecord) -> None:
+        archive.add(to_row(call))
+
+    return record
+
+
+def to_row(call: CallRecord) -> ModelCall:
+    context = call.context
+    return ModelCall(
+        run_id=context.run_id,
+        agent_id=context.agent_id,
+        task_id=context.task_id,
+        evaluation_id=context.evaluation_id,
+        purpose=context.purpose,
+        model=call.model,
+        requested_model=call.requested_model,
+        request_json=json.dumps(call.request, ensure_ascii=False, default=str),
+        response_json=(
+            json.dumps(call.response, ensure_ascii=False, default=str)
+            if call.response is not None
+            else None
+        ),
+        prompt_tokens=call.prompt_tokens,
+        completion_tokens=call.completion_tokens,
+        latency_ms=call.latency_ms,
+        outcome=call.outcome,
+        error=call.error,
+        started_at=call.started_at,
+    )

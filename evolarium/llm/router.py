@@ -1,0 +1,167 @@
+"""Model configuration and routing of OpenAI chat-completions bodies through litellm."""
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import litellm
+
+from evolarium.errors import ModelError
+from evolarium.llm.local import DEFAULT_MODEL, check_local_model, local_model_name
+from evolarium.llm.local import register_with_litellm as register_local_model
+
+logger = logging.getLogger(__name__)
+
+# Sent as the key to an OpenAI-compatible api_base server when none is configured, so that
+# litellm's OpenAI client starts and the host's OPENAI_API_KEY never reaches that server.
+PLACEHOLDER_API_KEY = "unused"
+
+# OpenAI chat-completions fields passed on to the provider. Other fields are dropped:
+# "model" is replaced by the configured model and streaming is not supported.
+FORWARDED_FIELDS = frozenset(
+    {
+        "messages",
+        "temperature",
+        "top_p",
+        "stop",
+        "seed",
+        "n",
+        "presence_penalty",
+        "frequency_penalty",
+        "logit_bias",
+        "logprobs",
+        "top_logprobs",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "response_format",
+        "user",
+    }
+)
+
+litellm.suppress_debug_info = True
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which model serves calls and the limits applied to every call."""
+
+    # Any litellm model string, e.g. "openai/gpt-4o-mini", or "local/smollm2".
+    model: str = DEFAULT_MODEL
+    # Any OpenAI-compatible server (vLLM, Ollama, llama.cpp server). With api_base, a name
+    # whose first segment is not a litellm provider is sent as "openai/<name>".
+    api_base: str | None = None
+    # Only for api_base servers that need one; otherwise litellm reads provider keys from the
+    # environment.
+    api_key: str | None = None
+    max_tokens: int = 512
+    temperature: float = 0.2
+    timeout_s: float = 120.0
+
+    def litellm_model(self) -> str:
+        """Return the model string handed to litellm."""
+        if self.api_base is None or local_model_name(self.model) is not None:
+            return self.model
+
+        provider = self.model.split("/", 1)[0] if "/" in self.model else None
+        if provider in litellm.provider_list:
+            return self.model
+        return f"openai/{self.model}"
+
+
+class Router:
+    """Sends chat-completions requests to the configured model through litellm."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        self.config = config
+        self.model = config.litellm_model()
+        register_local_model()
+
+    def check(self) -> None:
+        """Raise ModelError if the configured model cannot be used; makes no network call."""
+        if not self.config.model.strip():
+            raise ModelError(
+                f"model is empty; set a litellm model string such as {DEFAULT_MODEL!r} "
+                "or 'openai/gpt-4o-mini'"
+            )
+
+        if local_model_name(self.model) is not None:
+            check_local_model(self.model)
+            return
+
+        provider = self._provider()
+        missing = self._missing_keys()
+        if missing:
+            names = ", ".join(missing)
+            raise ModelError(
+                f"model {self.config.model!r} (provider {provider!r}) needs {names} in the "
+                f"environment; export {names} or choose another model"
+            )
+
+    def _provider(self) -> str:
+        try:
+            _, provider, _, _ = litellm.get_llm_provider(
+                model=self.model, api_base=self.config.api_base
+            )
+        except Exception as error:  # litellm raises several exception types here
+            raise ModelError(
+                f"unknown model {self.config.model!r}: litellm finds no provider for it; "
+                f"use '<provider>/<model>' such as 'openai/gpt-4o-mini', {DEFAULT_MODEL!r}, "
+                "or set api_base for an OpenAI-compatible server"
+            ) from error
+        return provider
+
+    def _missing_keys(self) -> list[str]:
+        try:
+            result = litellm.validate_environment(
+                model=self.model, api_key=self._api_key(), api_base=self.config.api_base
+            )
+        except Exception as error:  # a provider litellm cannot inspect needs no check here
+            logger.debug("litellm cannot validate the environment for %s: %s", self.model, error)
+            return []
+        return list(result.get("missing_keys") or [])
+
+    def _api_key(self) -> str | None:
+        if self.config.api_key is not None:
+            return self.config.api_key
+        if self.config.api_base is not None and self.model.startswith("openai/"):
+            return PLACEHOLDER_API_KEY
+        return None
+
+    def complete(self, request: dict) -> dict:
+        """Send an OpenAI chat-completions body; returns a ``chat.completion`` dict.
+
+        The request's ``model`` is ignored. ``max_tokens`` is capped at config.max_tokens
+        and ``temperature`` defaults to config.temperature. litellm exceptions propagate.
+        """
+        arguments = self._arguments(request)
+        response = litellm.completion(**arguments)
+        return response.model_dump(mode="json")
+
+    def _arguments(self, request: dict) -> dict[str, Any]:
+        arguments = {key: value for key, value in request.items() if key in FORWARDED_FIELDS}
+        arguments["model"] = self.model
+        arguments["max_tokens"] = self._max_tokens(request)
+        if arguments.get("temperature") is None:
+            arguments["temperature"] = self.config.temperature
+
+        arguments["timeout"] = self.config.timeout_s
+        # NOTE: no retries yet: one retry layer with backoff belongs here, and litellm's
+        # own retries and the OpenAI client's stay off so they do not multiply with it.
+        arguments["num_retries"] = 0
+        arguments["max_retries"] = 0
+        # Fields a provider does not support are dropped instead of failing the call.
+        arguments["drop_params"] = True
+
+        if self.config.api_base is not None:
+            arguments["api_base"] = self.config.api_base
+        api_key = self._api_key()
+        if api_key is not None:
+            arguments["api_key"] = api_key
+        return arguments
+
+    def _max_tokens(self, request: dict) -> int:
+        requested = request.get("max_completion_tokens") or request.get("max_tokens")
+        if requested is None:
+            return self.config.max_tokens
+        return min(int(requested), self.config.max_tokens)

@@ -1,0 +1,266 @@
+"""The gateway's OpenAI-compatible HTTP endpoint on a unix socket, one socket per sandbox.
+
+Routes: ``POST /v1/chat/completions`` and ``GET /v1/models``. Errors use OpenAI's body
+shape ``{"error": {"message": ..., "type": ...}}``. Each connection carries one request
+(HTTP/1.0), so no idle keep-alive connection outlives ``close()``.
+"""
+
+import errno
+import json
+import logging
+import os
+import socket
+import socketserver
+import stat
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from evolarium.agents.contract import DEFAULT_MODEL_NAME
+from evolarium.errors import ConfigError
+from evolarium.llm.calls import CallContext, InvalidRequestError, ProviderError
+
+if TYPE_CHECKING:
+    from evolarium.llm.gateway import Gateway
+
+logger = logging.getLogger(__name__)
+
+CHAT_PATH = "/v1/chat/completions"
+MODELS_PATH = "/v1/models"
+
+MAX_BODY_BYTES = 1 << 20
+# An oversized body is read and discarded up to this size, so that the client, which sends
+# the whole body before it reads, gets the 400 instead of a broken pipe.
+MAX_DISCARD_BYTES = 16 << 20
+# Seconds a client may take to send its request; a model's reply time is not limited here.
+READ_TIMEOUT_S = 60.0
+# Linux's sockaddr_un holds 108 bytes including the trailing NUL.
+MAX_SOCKET_PATH_BYTES = 107
+
+
+def _error_body(message: str, error_type: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": error_type, "param": None, "code": None}}
+
+
+class _UnixHTTPServer(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
+
+    def __init__(self, path: Path, gateway: "Gateway", context: CallContext) -> None:
+        self.gateway = gateway
+        self.context = context
+        super().__init__(str(path), _GatewayHandler)
+
+
+class _GatewayHandler(BaseHTTPRequestHandler):
+    server: _UnixHTTPServer
+    server_version = "evolarium-gateway"
+    timeout = READ_TIMEOUT_S
+
+    def do_GET(self) -> None:
+        path = self._route()
+        if path == MODELS_PATH:
+            model = {"id": DEFAULT_MODEL_NAME, "object": "model", "created": 0, "owned_by": "evolarium"}
+            self._send_json(HTTPStatus.OK, {"object": "list", "data": [model]})
+        elif path == CHAT_PATH:
+            self._send_error(HTTPStatus.METHOD_NOT_ALLOWED, f"use POST for {CHAT_PATH}")
+        else:
+            self._send_not_found(path)
+
+    def do_POST(self) -> None:
+        path = self._route()
+        if path != CHAT_PATH:
+            if path == MODELS_PATH:
+                self._send_error(HTTPStatus.METHOD_NOT_ALLOWED, f"use GET for {MODELS_PATH}")
+            else:
+                self._send_not_found(path)
+            return
+
+        try:
+            request = self._read_json()
+        except InvalidRequestError as error:
+            self.server.gateway.reject(self._raw_body, error, self.server.context)
+            self._send_error(HTTPStatus.BAD_REQUEST, str(error))
+            return
+
+        self._complete(request)
+
+    def _complete(self, request: object) -> None:
+        gateway = self.server.gateway
+        try:
+            response = gateway.complete(request, self.server.context)  # type: ignore[arg-type]
+        except InvalidRequestError as error:
+            self._send_error(HTTPStatus.BAD_REQUEST, str(error))
+        except ProviderError as error:
+            self._send_error(HTTPStatus.BAD_GATEWAY, f"model provider failed: {error}", "api_error")
+        except Exception:  # a defect in the gateway must not kill the server thread
+            logger.exception("gateway failed on %s", self.server.server_address)
+            self._send_error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal gateway error", "api_error")
+        else:
+            self._send_json(HTTPStatus.OK, response)
+
+    def _route(self) -> str:
+        path = urlsplit(self.path).path
+        if len(path) > 1:
+            path = path.rstrip("/")
+        return path
+
+    def _read_json(self) -> object:
+        self._raw_body = ""
+        body = self._read_body()
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise InvalidRequestError(f"the request body is not UTF-8: {error}") from None
+
+        self._raw_body = text[:200]
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as error:
+            raise InvalidRequestError(f"the request body is not valid JSON: {error}") from None
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            raise InvalidRequestError("chunked request bodies are not supported; send Content-Length")
+
+        header = self.headers.get("Content-Length")
+        if header is None:
+            raise InvalidRequestError("the Content-Length header is missing")
+        try:
+            length = int(header)
+        except ValueError:
+            raise InvalidRequestError(f"invalid Content-Length {header!r:.40}") from None
+        if length < 0:
+            raise InvalidRequestError(f"invalid Content-Length {header!r:.40}")
+
+        if length > MAX_BODY_BYTES:
+            self._discard(length)
+            raise InvalidRequestError(
+                f"the request body is {length} bytes; the limit is {MAX_BODY_BYTES} bytes (1 MiB)"
+            )
+        return self.rfile.read(length)
+
+    def _discard(self, length: int) -> None:
+        remaining = min(length, MAX_DISCARD_BYTES)
+        while remaining > 0:
+            chunk = self.rfile.read(min(remaining, 65536))
+            if not chunk:
+                return
+            remaining -= len(chunk)
+
+    def _send_not_found(self, path: str) -> None:
+        message = f"no route for {path!r:.100}; use POST {CHAT_PATH} or GET {MODELS_PATH}"
+        self._send_error(HTTPStatus.NOT_FOUND, message)
+
+    def _send_error(
+        self, status: HTTPStatus, message: str, error_type: str = "invalid_request_error"
+    ) -> None:
+        self._send_json(status, _error_body(message, error_type))
+
+    def _send_json(self, status: HTTPStatus, payload: dict) -> None:
+        data = json.dumps(payload).encode("utf-8")
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError as error:  # the client went away before its answer
+            logger.info("client of %s disconnected: %s", self.server.server_address, error)
+
+    def address_string(self) -> str:
+        # Clients of a unix socket have no address; the base class would index an empty one.
+        return str(self.server.server_address)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("%s: " + format, self.address_string(), *args)
+
+
+def _prepare_path(path: Path) -> None:
+    if len(os.fsencode(path)) > MAX_SOCKET_PATH_BYTES:
+        raise ConfigError(
+            f"socket path {str(path)!r} is longer than {MAX_SOCKET_PATH_BYTES} bytes; "
+            "use a shorter runs directory"
+        )
+
+    parent = path.parent
+    if not parent.exists():
+        parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+        # mkdir's mode is reduced by the umask; the container user must be able to enter.
+        parent.chmod(0o755)
+
+    if not path.exists() and not path.is_symlink():
+        return
+    if not stat.S_ISSOCK(path.lstat().st_mode):
+        raise ConfigError(f"{path} exists and is not a socket; remove it or choose another path")
+    if _socket_answers(path):
+        raise ConfigError(f"socket {path} is in use by another server; choose another path")
+
+    logger.info("removing stale socket %s", path)
+    path.unlink()
+
+
+def _socket_answers(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError as error:
+            if error.errno in (errno.ECONNREFUSED, errno.ENOENT):
+                return False
+            raise
+    return True
+
+
+class GatewaySocket:
+    """A gateway served on a unix socket by a background thread; close() stops it.
+
+    The socket file is mode 0o666 so that a non-root container user can connect through a
+    read-only bind mount. Use as a context manager, or call close(), which is idempotent.
+    """
+
+    def __init__(self, gateway: "Gateway", path: Path, context: CallContext) -> None:
+        self.path = path
+        self.context = context
+        self._closed = False
+        self._close_lock = threading.Lock()
+
+        _prepare_path(path)
+        self._server = _UnixHTTPServer(path, gateway, context)
+        os.chmod(path, 0o666)
+
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            name=f"llm-gateway:{path.name}",
+            daemon=True,
+        )
+        self._thread.start()
+        logger.info(
+            "gateway serving %s on %s (run %s, agent %s, task %s)",
+            gateway.router.model,
+            path,
+            context.run_id,
+            context.agent_id,
+            context.task_id,
+        )
+
+    def close(self) -> None:
+        """Stop the server thread and remove the socket file; requests in flight finish."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+        self.path.unlink(missing_ok=True)
+        logger.info("gateway stopped on %s", self.path)
+
+    def __enter__(self) -> "GatewaySocket":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,250 @@
+"""One hardened sandbox container, driven through docker-py.
+
+The container's main process is ``sleep`` up to a deadline, so a container ends
+by itself even if the host process dies. Commands run in it with ``exec``;
+inputs arrive through read-only bind mounts and are copied into tmpfs, and
+outputs leave as a tar stream.
+"""
+
+import io
+import logging
+import shlex
+import tarfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from evolarium.errors import EvolariumError
+from evolarium.sandbox.profile import (
+    MANAGED_LABEL,
+    PURPOSE_LABEL,
+    RUN_LABEL,
+    Limits,
+    hardening,
+)
+
+log = logging.getLogger(__name__)
+
+SANDBOX_UID = 1000
+# Seconds the container outlives the longest command it may run.
+DEADLINE_GRACE_S = 60
+# Seconds between SIGTERM and SIGKILL when a command reaches its timeout.
+KILL_AFTER_S = 5
+
+
+class SandboxError(EvolariumError):
+    """The sandbox could not run a command (Docker failed, or the container died)."""
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A host path bind-mounted into the container."""
+
+    source: Path
+    target: str
+    read_only: bool = True
+
+
+@dataclass
+class ExecResult:
+    """How a command in the sandbox ended, and what it printed."""
+
+    exit_code: int | None
+    output: str
+    outcome: str
+    """ok | exit_error | timeout | output_limit | oom"""
+    duration_s: float
+    output_bytes: int = 0
+    truncated: bool = False
+
+
+@dataclass
+class Sandbox:
+    """A started container; use ``open_sandbox`` to make one."""
+
+    container: "docker.models.containers.Container"
+    limits: Limits
+    name: str
+    _killed: threading.Event = field(default_factory=threading.Event)
+
+    def exec(
+        self,
+        command: list[str],
+        *,
+        timeout_s: float | None = None,
+        env: dict[str, str] | None = None,
+        workdir: str = "/workspace",
+        output_bytes: int | None = None,
+    ) -> ExecResult:
+        """Run a command as the sandbox user and wait for it, keeping a capped output.
+
+        The timeout is enforced inside the container with ``timeout`` (SIGTERM,
+        then SIGKILL), and on the host by killing the whole container if the
+        command still runs a few seconds later.
+        """
+        timeout = timeout_s if timeout_s is not None else self.limits.timeout_s
+        cap = output_bytes if output_bytes is not None else self.limits.output_bytes
+        wrapped = [
+            "timeout",
+            f"--kill-after={KILL_AFTER_S}",
+            str(max(1, int(timeout))),
+            *command,
+        ]
+        api = self.container.client.api
+        started = time.monotonic()
+        try:
+            exec_id = api.exec_create(
+                self.container.id, wrapped, environment=env or {}, workdir=workdir
+            )["Id"]
+            stream = api.exec_start(exec_id, stream=True, demux=False)
+        except docker.errors.APIError as error:
+            raise SandboxError(
+                f"cannot run {shlex.join(command)} in {self.name}: {error}"
+            ) from error
+
+        watchdog = threading.Timer(timeout + KILL_AFTER_S + 10, self.kill)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            kept, total = _read_capped(stream, cap)
+        finally:
+            watchdog.cancel()
+        duration = time.monotonic() - started
+
+        exit_code = None if self._killed.is_set() else api.exec_inspect(exec_id)["ExitCode"]
+        outcome = _outcome(exit_code, total > cap, self._killed.is_set(), duration >= timeout)
+        return ExecResult(
+            exit_code=exit_code,
+            output=kept.decode("utf-8", errors="replace"),
+            outcome=outcome,
+            duration_s=duration,
+            output_bytes=total,
+            truncated=total > cap,
+        )
+
+    def read_dir(self, path: str, max_bytes: int) -> bytes:
+        """Return a tar stream of a directory inside the container (at most max_bytes)."""
+        api = self.container.client.api
+        exec_id = api.exec_create(self.container.id, ["tar", "-C", path, "-cf", "-", "."])["Id"]
+        stream = api.exec_start(exec_id, stream=True, demux=True)
+        chunks: list[bytes] = []
+        size = 0
+        for stdout, _stderr in stream:
+            if not stdout:
+                continue
+            size += len(stdout)
+            if size > max_bytes:
+                raise SandboxError(f"{path} in {self.name} is larger than {max_bytes} bytes")
+            chunks.append(stdout)
+        exit_code = api.exec_inspect(exec_id)["ExitCode"]
+        if exit_code != 0:
+            raise SandboxError(f"cannot read {path} from {self.name}: tar exit code {exit_code}")
+        return b"".join(chunks)
+
+    def copy_in(self, source: str, target: str) -> None:
+        """Copy a directory from a read-only mount into a writable tmpfs."""
+        result = self.exec(
+            ["cp", "-R", "--preserve=mode", f"{source}/.", f"{target}/"],
+            timeout_s=60,
+            workdir="/",
+        )
+        if result.exit_code != 0:
+            raise SandboxError(f"cannot copy {source} to {target}: {result.output.strip()}")
+
+    def kill(self) -> None:
+        self._killed.set()
+        try:
+            self.container.kill()
+        except docker.errors.APIError:
+            pass
+
+
+def _read_capped(stream: Iterator[bytes], cap: int) -> tuple[bytes, int]:
+    """Read a stream to its end, keeping the first ``cap`` bytes; return (kept, total)."""
+    kept = io.BytesIO()
+    total = 0
+    for chunk in stream:
+        if not chunk:
+            continue
+        if total < cap:
+            kept.write(chunk[: cap - total])
+        total += len(chunk)
+    return kept.getvalue(), total
+
+
+def _outcome(exit_code: int | None, truncated: bool, killed: bool, timed_out: bool) -> str:
+    if killed or exit_code == 124 or (exit_code == 137 and timed_out):
+        return "timeout"
+    if exit_code == 137:
+        # SIGKILL before the timeout: almost always the kernel's OOM killer.
+        return "oom"
+    if truncated:
+        return "output_limit"
+    if exit_code == 0:
+        return "ok"
+    return "exit_error"
+
+
+@contextmanager
+def open_sandbox(
+    client: docker.DockerClient,
+    image: str,
+    *,
+    run_id: str,
+    purpose: str,
+    mounts: list[Mount],
+    limits: Limits,
+) -> Iterator[Sandbox]:
+    """Start a hardened container and remove it on every path out of the block."""
+    name = f"evolarium-{purpose}-{uuid.uuid4().hex[:10]}"
+    deadline = int(limits.timeout_s * 3 + DEADLINE_GRACE_S)
+    options = hardening(limits, SANDBOX_UID)
+    volumes = {
+        str(mount.source): {"bind": mount.target, "mode": "ro" if mount.read_only else "rw"}
+        for mount in mounts
+    }
+    labels = {MANAGED_LABEL: "1", RUN_LABEL: run_id, PURPOSE_LABEL: purpose}
+    container = None
+    try:
+        container = client.containers.run(
+            image,
+            ["sleep", str(deadline)],
+            name=name,
+            detach=True,
+            labels=labels,
+            volumes=volumes,
+            **options,
+        )
+        yield Sandbox(container=container, limits=limits, name=name)
+    except docker.errors.ImageNotFound as error:
+        raise SandboxError(
+            f"sandbox image {image} is missing; build it with: evolarium sandbox build"
+        ) from error
+    except docker.errors.APIError as error:
+        raise SandboxError(f"Docker failed for sandbox {name}: {error}") from error
+    finally:
+        if container is not None:
+            _remove(container)
+
+
+def _remove(container) -> None:
+    try:
+        container.remove(force=True)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as error:
+        log.warning("cannot remove container %s: %s", container.name, error)
+
+
+def unpack_tar(data: bytes, dest: Path) -> None:
+    """Unpack a tar stream from ``Sandbox.read_dir`` into ``dest``, refusing unsafe members."""
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+        tar.extractall(dest, filter="data")

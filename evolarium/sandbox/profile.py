@@ -1,0 +1,64 @@
+"""The hardening profile and resource limits of every sandbox container."""
+
+from dataclasses import dataclass
+
+LABEL_PREFIX = "evolarium"
+RUN_LABEL = f"{LABEL_PREFIX}.run"
+PURPOSE_LABEL = f"{LABEL_PREFIX}.purpose"
+MANAGED_LABEL = f"{LABEL_PREFIX}.managed"
+
+# Fixed environment, so the same program scores the same way every time.
+DETERMINISTIC_ENV = {
+    "PYTHONHASHSEED": "0",
+    "TZ": "UTC",
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+    "HOME": "/tmp",
+    "EVOLARIUM_SEED": "0",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONUNBUFFERED": "1",
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one sandbox container."""
+
+    memory_mb: int = 1024
+    """Memory limit, swap included."""
+    cpus: float = 1.0
+    pids: int = 256
+    workspace_mb: int = 64
+    """Size of the tmpfs that holds /workspace."""
+    tmp_mb: int = 64
+    """Size of the tmpfs that holds /tmp."""
+    timeout_s: float = 300.0
+    """Wall-clock limit of one command in the sandbox."""
+    output_bytes: int = 256 * 1024
+    """Bytes of a command's output that are kept; the rest is read and dropped."""
+
+
+def hardening(limits: Limits, uid: int) -> dict:
+    """Return docker-py ``containers.create`` keyword arguments that lock a container down."""
+    tmpfs_options = f"uid={uid},gid={uid},mode=0755,nosuid,nodev"
+    return {
+        "network_mode": "none",
+        "read_only": True,
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "user": f"{uid}:{uid}",
+        "pids_limit": limits.pids,
+        "mem_limit": f"{limits.memory_mb}m",
+        "memswap_limit": f"{limits.memory_mb}m",
+        "nano_cpus": int(limits.cpus * 1e9),
+        "ipc_mode": "none",
+        "init": True,
+        "tmpfs": {
+            "/workspace": f"size={limits.workspace_mb}m,{tmpfs_options}",
+            "/tmp": f"size={limits.tmp_mb}m,{tmpfs_options},noexec",
+            "/hidden": f"size={limits.workspace_mb}m,{tmpfs_options}",
+            "/results": f"size=4m,{tmpfs_options}",
+        },
+        "environment": dict(DETERMINISTIC_ENV),
+    }

@@ -1,0 +1,1 @@
+"""Build targets and the order to build them in."""

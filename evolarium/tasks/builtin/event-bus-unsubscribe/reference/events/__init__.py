@@ -1,0 +1,5 @@
+"""In-process publish/subscribe."""
+
+from events.bus import EventBus
+
+__all__ = ["EventBus"]

@@ -1,0 +1,1 @@
+"""Invoice line items and totals."""

@@ -1,0 +1,10 @@
+"""Plain-text product listing, one page at a time."""
+
+from pager import get_page, page_count
+
+
+def render_listing(names: list[str], page: int, per_page: int) -> str:
+    """Return the names on a page, one per line, and a "Page P of N" footer."""
+    lines = list(get_page(names, page, per_page))
+    lines.append(f"Page {page} of {page_count(len(names), per_page)}")
+    return "\n".join(lines)

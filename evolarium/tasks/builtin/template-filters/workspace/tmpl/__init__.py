@@ -1,0 +1,5 @@
+"""A tiny text template engine."""
+
+from tmpl.render import render
+
+__all__ = ["render"]

@@ -1,0 +1,1 @@
+"""A small todo list with a command-line front end."""

@@ -1,0 +1,28 @@
+"""Todo items kept in insertion order."""
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Item:
+    title: str
+    priority: int = 2
+    done: bool = False
+
+
+class TodoList:
+    """Items by title. Titles are unique."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, Item] = {}
+
+    def add(self, title: str, priority: int = 2) -> Item:
+        item = Item(title, priority)
+        self._items[title] = item
+        return item
+
+    def complete(self, title: str) -> None:
+        self._items[title].done = True
+
+    def items(self) -> list[Item]:
+        return list(self._items.values())

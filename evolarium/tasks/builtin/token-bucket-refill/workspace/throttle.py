@@ -1,0 +1,24 @@
+"""Calling functions no faster than a token bucket allows."""
+
+from collections.abc import Callable
+from typing import Any
+
+from ratelimit import TokenBucket
+
+
+class RateLimited(Exception):
+    """Raised when a call is rejected. retry_after is the wait in seconds."""
+
+    def __init__(self, retry_after: float | None) -> None:
+        super().__init__(f"rate limited, retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+class Throttle:
+    def __init__(self, bucket: TokenBucket) -> None:
+        self.bucket = bucket
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        if not self.bucket.allow(1):
+            raise RateLimited(None)
+        return fn(*args)

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Set up evolarium on a Debian machine, as root: Docker and debootstrap from
+# Debian, a running Docker daemon, a virtual environment with the package, and
+# the sandbox image. Safe to run again; finished steps are skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV="${EVOLARIUM_VENV:-.venv}"
+PYTHON="${PYTHON:-python3}"
+
+say() { printf '==> %s\n' "$*"; }
+
+install_debian_packages() {
+    local missing=()
+    command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+    command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+    "$PYTHON" -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
+    if ((${#missing[@]})); then
+        say "installing Debian packages: ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
+daemon_answers() {
+    "$PYTHON" - <<'PY' >/dev/null 2>&1
+import socket
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(2)
+s.connect("/var/run/docker.sock")
+s.sendall(b"GET /_ping HTTP/1.0\r\n\r\n")
+assert b"OK" in s.recv(1024)
+PY
+}
+
+start_docker() {
+    if [[ -n "${DOCKER_HOST:-}" ]] || daemon_answers; then
+        return
+    fi
+    say "starting dockerd (log: /var/log/evolarium-dockerd.log)"
+    nohup dockerd >/var/log/evolarium-dockerd.log 2>&1 &
+    for _ in $(seq 1 60); do
+        daemon_answers && return
+        sleep 1
+    done
+    echo "dockerd did not answer within 60 s; see /var/log/evolarium-dockerd.log" >&2
+    exit 1
+}
+
+install_package() {
+    if [[ ! -x "$VENV/bin/python" ]]; then
+        say "creating the virtual environment $VENV"
+        "$PYTHON" -m venv "$VENV"
+    fi
+    say "installing evolarium into $VENV (llama-cpp-python compiles once: 15-25 minutes on 2 cores)"
+    # llama-cpp-python builds llama.cpp from source; use every core for it.
+    export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -e '.[dev]'
+}
+
+install_debian_packages
+start_docker
+install_package
+say "building the sandbox image (first time: about 3-5 minutes)"
+"$VENV/bin/evolarium" sandbox build

@@ -1,0 +1,431 @@
+"""Tests of the model gateway, its unix-socket HTTP endpoint and the router's checks.
+
+Model: the scripted fake OpenAI-compatible server in tests/fakeprovider.py, reached through
+litellm's "openai" provider as ModelConfig(model="openai/fake", api_base=fake.url). No
+language model runs here; the embedded model is tested in test_local_model.py.
+"""
+
+import socket
+import stat
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+from tests.fakeprovider import FakeError, FakeProvider
+
+from evolarium.agents.contract import DEFAULT_MODEL_NAME
+from evolarium.errors import ConfigError, ModelError
+from evolarium.llm.gateway import (
+    CallContext,
+    CallRecord,
+    Gateway,
+    InvalidRequestError,
+    ProviderError,
+)
+from evolarium.llm.router import ModelConfig, Router
+
+CONTEXT = CallContext(run_id="run-1", agent_id="agent-7", task_id="task-3", evaluation_id="ev-9")
+MAX_TOKENS = 64
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeProvider]:
+    with FakeProvider() as provider:
+        yield provider
+
+
+@pytest.fixture
+def records() -> list[CallRecord]:
+    return []
+
+
+@pytest.fixture
+def gateway(fake: FakeProvider, records: list[CallRecord]) -> Gateway:
+    config = ModelConfig(
+        model="openai/fake", api_base=fake.url, api_key="test", max_tokens=MAX_TOKENS
+    )
+    return Gateway(Router(config), recorder=records.append)
+
+
+@pytest.fixture
+def socket_path(tmp_path: Path) -> Path:
+    return tmp_path / "sockets" / "llm.sock"
+
+
+def http_client(path: Path) -> httpx.Client:
+    return httpx.Client(transport=httpx.HTTPTransport(uds=str(path)), base_url="http://gateway")
+
+
+def openai_client(path: Path) -> openai.OpenAI:
+    return openai.OpenAI(
+        base_url="http://gateway/v1",
+        api_key="unused",
+        http_client=http_client(path),
+        max_retries=0,
+    )
+
+
+def ask(client: openai.OpenAI, question: str) -> str | None:
+    response = client.chat.completions.create(
+        model=DEFAULT_MODEL_NAME, messages=[{"role": "user", "content": question}]
+    )
+    return response.choices[0].message.content
+
+
+def chat_body(question: str = "What is two plus two?") -> dict:
+    return {"model": DEFAULT_MODEL_NAME, "messages": [{"role": "user", "content": question}]}
+
+
+def test_socket_call_returns_scripted_reply(
+    fake: FakeProvider, gateway: Gateway, records: list[CallRecord], socket_path: Path
+) -> None:
+    fake.add("four, of course")
+
+    with gateway.serve(socket_path, CONTEXT):
+        content = ask(openai_client(socket_path), "What is two plus two?")
+
+    assert content == "four, of course"
+    assert len(fake.requests) == 1
+    assert len(records) == 1
+    record = records[0]
+    assert record.context == CONTEXT
+    assert record.outcome == "ok"
+    assert record.error is None
+    assert record.model == "openai/fake"
+    assert record.requested_model == DEFAULT_MODEL_NAME
+    assert record.request["messages"] == [{"role": "user", "content": "What is two plus two?"}]
+    assert record.response is not None
+    assert record.response["choices"][0]["message"]["content"] == "four, of course"
+    assert record.prompt_tokens == 5
+    assert record.completion_tokens == 3
+    assert record.latency_ms > 0
+    assert record.started_at.tzinfo is not None
+    assert gateway.calls == 1
+    assert gateway.prompt_tokens == 5
+    assert gateway.completion_tokens == 3
+
+
+def test_socket_file_modes_and_removal(gateway: Gateway, socket_path: Path) -> None:
+    with gateway.serve(socket_path, CONTEXT) as served:
+        assert served.path == socket_path
+        assert stat.S_ISSOCK(socket_path.stat().st_mode)
+        assert stat.S_IMODE(socket_path.stat().st_mode) == 0o666
+        assert stat.S_IMODE(socket_path.parent.stat().st_mode) == 0o755
+
+    assert not socket_path.exists()
+    served.close()  # a second close is a no-op
+
+
+def test_router_forwards_configured_model(
+    fake: FakeProvider, gateway: Gateway, records: list[CallRecord]
+) -> None:
+    fake.add("ok")
+    request = chat_body() | {"max_tokens": 10_000, "stream": False, "user": "agent"}
+
+    gateway.complete(request, CONTEXT)
+
+    sent = fake.requests[0]
+    assert sent["model"] == "fake"
+    assert sent["max_tokens"] == MAX_TOKENS
+    assert sent["temperature"] == ModelConfig().temperature
+    assert sent["messages"] == request["messages"]
+    assert fake.paths == ["/v1/chat/completions"]
+
+
+def test_router_keeps_smaller_max_tokens(fake: FakeProvider, gateway: Gateway) -> None:
+    fake.add("ok")
+
+    gateway.complete(chat_body() | {"max_tokens": 7, "temperature": 0.9}, CONTEXT)
+
+    assert fake.requests[0]["max_tokens"] == 7
+    assert fake.requests[0]["temperature"] == 0.9
+
+
+def test_in_process_call_recorded(
+    fake: FakeProvider, gateway: Gateway, records: list[CallRecord]
+) -> None:
+    fake.add("child agent source")
+    context = CallContext(run_id="run-1", purpose="operator")
+
+    response = gateway.complete(chat_body("Improve this agent."), context)
+
+    assert response["choices"][0]["message"]["content"] == "child agent source"
+    assert [record.outcome for record in records] == ["ok"]
+    assert records[0].context.purpose == "operator"
+
+
+def test_in_process_invalid_request_raises(
+    fake: FakeProvider, gateway: Gateway, records: list[CallRecord]
+) -> None:
+    with pytest.raises(InvalidRequestError, match="messages"):
+        gateway.complete({"model": DEFAULT_MODEL_NAME}, CONTEXT)
+
+    assert fake.requests == []
+    assert [record.outcome for record in records] == ["rejected"]
+
+
+def test_in_process_provider_error_raises(
+    fake: FakeProvider, gateway: Gateway, records: list[CallRecord]
+) -> None:
+    fake.add(FakeError(500, "the fake is overloaded"))
+
+    with pytest.raises(ProviderError, match="overloaded") as raised:
+        gateway.complete(chat_body(), CONTEXT)
+
+    assert isinstance(raised.value, ModelError)
+    assert len(fake.requests) == 1, "litellm and the OpenAI client must not retry"
+    assert [record.outcome for record in records] == ["error"]
+    assert "overloaded" in (records[0].error or "")
+
+
+def test_malformed_json_rejected(
+    fake: FakeProvider, gateway: Gateway, records: list[CallRecord], socket_path: Path
+) -> None:
+    with gateway.serve(socket_path, CONTEXT), http_client(socket_path) as client:
+        response = client.post(
+            "/v1/chat/completions",
+            content=b'{"messages": [',
+            headers={"Content-Type": "application/json"},
+        )
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    assert "not valid JSON" in error["message"]
+    assert fake.requests == []
+    assert len(records) == 1
+    assert records[0].outcome == "rejected"
+    assert records[0].context == CONTEXT
+    assert records[0].response is None
+    assert records[0].request == {"invalid_body": '{"messages": ['}
+
+
+INVALID_BODIES = [
+    pytest.param({"model": DEFAULT_MODEL_NAME}, "messages", id="missing-messages"),
+    pytest.param({"messages": "hello"}, "messages", id="messages-not-list"),
+    pytest.param({"messages": []}, "messages", id="empty-messages"),
+    pytest.param({"messages": [{"content": "hi"}]}, "role", id="message-without-role"),
+    pytest.param(["not", "an", "object"], "JSON object", id="array-body"),
+    pytest.param(chat_body() | {"stream": True}, "streaming is not supported", id="stream"),
+    pytest.param(chat_body() | {"max_tokens": 0}, "max_tokens", id="zero-max-tokens"),
+    pytest.param(chat_body() | {"temperature": "hot"}, "temperature", id="text-temperature"),
+]
+
+
+@pytest.mark.parametrize(("body", "expected"), INVALID_BODIES)
+def test_invalid_body_rejected(
+    fake: FakeProvider,
+    gateway: Gateway,
+    records: list[CallRecord],
+    socket_path: Path,
+    body: object,
+    expected: str,
+) -> None:
+    with gateway.serve(socket_path, CONTEXT), http_client(socket_path) as client:
+        response = client.post("/v1/chat/completions", json=body)
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    assert expected in error["message"]
+    assert fake.requests == []
+    assert [record.outcome for record in records] == ["rejected"]
+
+
+def test_oversized_body_rejected(
+    fake: FakeProvider, gateway: Gateway, records: list[CallRecord], socket_path: Path
+) -> None:
+    body = chat_body("x" * (1 << 20))
+
+    with gateway.serve(socket_path, CONTEXT), http_client(socket_path) as client:
+        response = client.post("/v1/chat/completions", json=body)
+
+    assert response.status_code == 400
+    assert "1 MiB" in response.json()["error"]["message"]
+    assert fake.requests == []
+    assert [record.outcome for record in records] == ["rejected"]
+
+
+def test_provider_down_returns_502(
+    fake: FakeProvider, gateway: Gateway, records: list[CallRecord], socket_path: Path
+) -> None:
+    with gateway.serve(socket_path, CONTEXT), http_client(socket_path) as client:
+        fake.stop()
+        failed = client.post("/v1/chat/completions", json=chat_body())
+
+        fake.start()
+        fake.add("back again")
+        recovered = client.post("/v1/chat/completions", json=chat_body())
+
+    assert failed.status_code == 502
+    error = failed.json()["error"]
+    assert error["type"] == "api_error"
+    assert "model provider failed" in error["message"]
+    assert recovered.status_code == 200
+    assert recovered.json()["choices"][0]["message"]["content"] == "back again"
+    assert [record.outcome for record in records] == ["error", "ok"]
+    assert records[0].error
+    assert records[0].response is None
+    assert gateway.calls == 2
+
+
+def test_recorder_failure_still_answers(fake: FakeProvider, socket_path: Path) -> None:
+    def broken_recorder(record: CallRecord) -> None:
+        raise RuntimeError("archive is locked")
+
+    fake.add("still answered")
+    config = ModelConfig(model="openai/fake", api_base=fake.url, api_key="test")
+    gateway = Gateway(Router(config), recorder=broken_recorder)
+
+    with gateway.serve(socket_path, CONTEXT):
+        content = ask(openai_client(socket_path), "hello?")
+
+    assert content == "still answered"
+    assert gateway.calls == 1
+
+
+def test_concurrent_calls_recorded_once(
+    fake: FakeProvider, gateway: Gateway, records: list[CallRecord], socket_path: Path
+) -> None:
+    def echo(request: dict) -> str:
+        return "answer to " + request["messages"][-1]["content"]
+
+    questions = [f"question {index}" for index in range(8)]
+    fake.add(*[echo] * len(questions))
+    answers: dict[str, str | None] = {}
+    errors: list[BaseException] = []
+
+    def worker(client: openai.OpenAI, question: str) -> None:
+        try:
+            answers[question] = ask(client, question)
+        except BaseException as error:  # reported by the assert below
+            errors.append(error)
+
+    with gateway.serve(socket_path, CONTEXT):
+        client = openai_client(socket_path)
+        threads = [threading.Thread(target=worker, args=(client, q)) for q in questions]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+
+    assert errors == []
+    assert answers == {question: f"answer to {question}" for question in questions}
+    assert len(records) == len(questions)
+    recorded_questions = sorted(record.request["messages"][-1]["content"] for record in records)
+    assert recorded_questions == sorted(questions)
+    for record in records:
+        question = record.request["messages"][-1]["content"]
+        assert record.response is not None
+        assert record.response["choices"][0]["message"]["content"] == f"answer to {question}"
+    assert gateway.calls == len(questions)
+
+
+def test_models_route_lists_default_name(gateway: Gateway, socket_path: Path) -> None:
+    with gateway.serve(socket_path, CONTEXT), http_client(socket_path) as client:
+        response = client.get("/v1/models")
+
+    assert response.status_code == 200
+    models = response.json()["data"]
+    assert [model["id"] for model in models] == [DEFAULT_MODEL_NAME]
+
+
+def test_unknown_path_returns_404(
+    gateway: Gateway, records: list[CallRecord], socket_path: Path
+) -> None:
+    with gateway.serve(socket_path, CONTEXT), http_client(socket_path) as client:
+        get_response = client.get("/v1/embeddings")
+        post_response = client.post("/v1/completions", json=chat_body())
+
+    assert get_response.status_code == 404
+    assert post_response.status_code == 404
+    assert post_response.json()["error"]["type"] == "invalid_request_error"
+    assert records == []
+
+
+def test_socket_in_use_raises(gateway: Gateway, socket_path: Path) -> None:
+    with gateway.serve(socket_path, CONTEXT):
+        with pytest.raises(ConfigError, match="in use"):
+            gateway.serve(socket_path, CONTEXT)
+
+
+def test_stale_socket_replaced(
+    fake: FakeProvider, gateway: Gateway, socket_path: Path
+) -> None:
+    socket_path.parent.mkdir()
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(socket_path))
+    stale.close()
+    fake.add("fresh")
+
+    with gateway.serve(socket_path, CONTEXT):
+        content = ask(openai_client(socket_path), "hello?")
+
+    assert content == "fresh"
+
+
+def test_regular_file_path_raises(gateway: Gateway, socket_path: Path) -> None:
+    socket_path.parent.mkdir()
+    socket_path.write_text("not a socket")
+
+    with pytest.raises(ConfigError, match="not a socket"):
+        gateway.serve(socket_path, CONTEXT)
+
+
+def test_check_unknown_provider_names_value() -> None:
+    router = Router(ModelConfig(model="nosuchprovider/x"))
+
+    with pytest.raises(ModelError, match="nosuchprovider/x"):
+        router.check()
+
+
+def test_check_missing_key_names_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    router = Router(ModelConfig(model="openai/gpt-4o-mini"))
+
+    with pytest.raises(ModelError, match="OPENAI_API_KEY") as raised:
+        router.check()
+
+    assert "openai/gpt-4o-mini" in str(raised.value)
+
+
+def test_check_key_in_environment_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+
+    Router(ModelConfig(model="openai/gpt-4o-mini")).check()
+
+
+def test_check_api_base_needs_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    config = ModelConfig(model="qwen2.5-coder", api_base="http://127.0.0.1:9/v1")
+
+    Router(config).check()
+
+    assert config.litellm_model() == "openai/qwen2.5-coder"
+
+
+def test_check_local_model_passes() -> None:
+    Router(ModelConfig()).check()
+
+
+def test_check_unknown_local_model_raises() -> None:
+    with pytest.raises(ModelError, match="local/nosuchmodel"):
+        Router(ModelConfig(model="local/nosuchmodel")).check()
+
+
+def test_api_base_without_key_hides_env_key(
+    fake: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-must-not-leak")
+    fake.add("ok")
+    gateway = Gateway(Router(ModelConfig(model="fake", api_base=fake.url)))
+
+    gateway.complete(chat_body(), CONTEXT)
+
+    assert fake.requests[0]["model"] == "fake"
+    authorization = fake.headers[0].get("authorization", "")
+    assert authorization.startswith("Bearer ")
+    assert "sk-must-not-leak" not in authorization

