@@ -4,14 +4,17 @@ Runs the same prompts, greedy and with the same max_tokens, three ways in one pr
 ``llama_cpp.Llama.create_chat_completion`` on the loaded model, ``Gateway.complete``
 in-process (router and litellm added), and the gateway's unix socket through the
 ``openai`` client (HTTP and JSON added). Prints completion tokens per second for each
-and the ratio to the direct call.
+and the ratio to the direct call. llama.cpp slows down sharply when other processes take
+its cores, so on a shared machine compare the medians of several runs.
 
 Usage: python bench/model.py [--rounds N] [--max-tokens N]
 """
 
 import argparse
 import platform
+import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -86,24 +89,65 @@ def over_socket(socket_path: Path) -> Generate:
     return generate
 
 
-def measure(ways: dict[str, Generate], rounds: int) -> dict[str, tuple[int, float]]:
-    """Return each way's completion tokens and seconds over ``rounds`` passes of the prompts.
+def run_in_thread(generate: Generate, prompt: str) -> tuple[int, float]:
+    """Return the completion tokens and seconds of one call made in a new thread."""
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(generate(prompt)))
+    start = time.perf_counter()
+    thread.start()
+    thread.join()
+    elapsed = time.perf_counter() - start
+    if not result:
+        raise RuntimeError(f"the call for prompt {prompt!r} failed; see the traceback above")
+    return result[0], elapsed
 
-    The ways take turns on every prompt. The model's KV cache is reset before each call, so
-    no way reuses a prompt prefix that the way before it evaluated.
+
+def measure(ways: dict[str, Generate], rounds: int) -> dict[str, list[tuple[int, float]]]:
+    """Return each way's (completion tokens, seconds) per call over ``rounds`` passes.
+
+    The ways take turns on every prompt, in rotating order, so a burst of load from other
+    processes hits them alike. The model's KV cache is reset before each call, so no way
+    reuses a prompt prefix that the way before it evaluated. Each call runs in a new thread,
+    as the socket server runs each request. On a busy machine a new thread can land on a
+    less loaded core than the main thread. In trials on a shared 2-core machine, calls in
+    the main thread were up to several times slower.
     """
     llama = get_local_model().llama
-    totals = {name: (0, 0.0) for name in ways}
+    calls: dict[str, list[tuple[int, float]]] = {name: [] for name in ways}
+    names = list(ways)
+    turn = 0
     for _ in range(rounds):
         for prompt in PROMPTS:
-            for name, generate in ways.items():
+            # Rotate who goes first, so that no way always follows the same one.
+            order = names[turn % len(names) :] + names[: turn % len(names)]
+            turn += 1
+            for name in order:
                 llama.reset()
-                start = time.perf_counter()
-                tokens = generate(prompt)
-                elapsed = time.perf_counter() - start
-                total_tokens, total_seconds = totals[name]
-                totals[name] = (total_tokens + tokens, total_seconds + elapsed)
-    return totals
+                calls[name].append(run_in_thread(ways[name], prompt))
+    return calls
+
+
+def report(calls: dict[str, list[tuple[int, float]]]) -> None:
+    """Print total and median tokens per second, and each way's ratio to the first way."""
+    totals: dict[str, tuple[int, float, float]] = {}
+    for name, results in calls.items():
+        tokens = sum(count for count, _ in results)
+        seconds = sum(elapsed for _, elapsed in results)
+        median = statistics.median(count / elapsed for count, elapsed in results)
+        totals[name] = (tokens, seconds, median)
+
+    first_total, first_median = None, None
+    print(f"{'path':<22} {'tokens':>7} {'seconds':>8} {'tok/s':>7} {'median':>7} {'ratio':>6}")
+    for name, (tokens, seconds, median) in totals.items():
+        rate = tokens / seconds
+        first_total = first_total or rate
+        first_median = first_median or median
+        print(
+            f"{name:<22} {tokens:>7} {seconds:>8.2f} {rate:>7.1f} {median:>7.1f}"
+            f" {rate / first_total:>6.2f}"
+        )
+    print("tok/s: all tokens over all seconds; median: median of per-call tokens/s;")
+    print("ratio: tok/s relative to the llama_cpp direct call")
 
 
 def main() -> None:
@@ -128,15 +172,12 @@ def main() -> None:
 
             results = measure(ways, args.rounds)
 
-    print(f"model: {gguf_path().name}, {args.rounds} rounds x {len(PROMPTS)} prompts, "
-          f"max_tokens {args.max_tokens}, greedy")
-    print(f"machine: {platform.machine()}, {platform.processor() or 'unknown cpu'}, "
-          f"llama threads {get_local_model().llama.n_threads}")
-    direct_rate = results["llama_cpp direct"][0] / results["llama_cpp direct"][1]
-    print(f"{'path':<22} {'tokens':>7} {'seconds':>8} {'tokens/s':>9} {'ratio':>6}")
-    for name, (tokens, seconds) in results.items():
-        rate = tokens / seconds
-        print(f"{name:<22} {tokens:>7} {seconds:>8.2f} {rate:>9.1f} {rate / direct_rate:>6.2f}")
+    print(
+        f"model: {gguf_path().name}, {args.rounds} rounds x {len(PROMPTS)} prompts, "
+        f"max_tokens {args.max_tokens}, greedy"
+    )
+    print(f"machine: {platform.machine()}, llama threads {get_local_model().llama.n_threads}")
+    report(results)
 
 
 if __name__ == "__main__":

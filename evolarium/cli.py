@@ -12,8 +12,8 @@ from evolarium import __version__
 from evolarium.errors import EvolariumError
 
 log = logging.getLogger("evolarium")
-console = Console()
-errors = Console(stderr=True)
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130

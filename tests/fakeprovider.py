@@ -1,8 +1,9 @@
 """A fake OpenAI-compatible chat-completions server for deterministic tests and fault injection.
 
 It is not a model: each POST to ``/v1/chat/completions`` returns the next reply that the
-test scripted, and every request's path, headers (names in lower case) and body are kept for the test to inspect. It listens on
-127.0.0.1 with an ephemeral port and runs in a thread::
+test scripted. The path, headers (names in lower case) and body of every request are kept
+for the test to inspect. It listens on 127.0.0.1 with an ephemeral port and runs in a
+thread::
 
     with FakeProvider(["first reply", lambda request: "second reply"]) as fake:
         config = ModelConfig(model="openai/fake", api_base=fake.url, api_key="test")
@@ -14,7 +15,7 @@ A scripted reply is one of:
 - a :class:`FakeError`: an HTTP error status with an OpenAI-style error body;
 - a callable taking the request body and returning one of the above.
 
-When the script runs out, the server returns 500 with a message that says so.
+When the script is exhausted, the server returns 500 with an error body that states it.
 """
 
 import itertools
@@ -40,7 +41,7 @@ Reply = str | dict | FakeError | Callable[[dict], str | dict | FakeError]
 
 
 def completion_body(content: str, request: dict, completion_id: int) -> dict:
-    """Build a chat.completion body; tokens are counted as whitespace-separated words."""
+    """Build a chat.completion body, counting whitespace-separated words as tokens."""
     prompt_words = sum(
         len(str(message.get("content", "")).split()) for message in request.get("messages", [])
     )
@@ -93,7 +94,7 @@ class FakeProvider:
             self._replies.extend(replies)
 
     def start(self) -> "FakeProvider":
-        """Start serving in a daemon thread; returns self.
+        """Start serving in a daemon thread and return self.
 
         After stop(), start() binds the same port again, so that a test can take the
         provider down and bring it back under the same url.

@@ -14,7 +14,6 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from tests.fakeprovider import FakeError, FakeProvider
 
 from evolarium.agents.contract import DEFAULT_MODEL_NAME
 from evolarium.errors import ConfigError, ModelError
@@ -26,6 +25,7 @@ from evolarium.llm.gateway import (
     ProviderError,
 )
 from evolarium.llm.router import ModelConfig, Router
+from tests.fakeprovider import FakeError, FakeProvider
 
 CONTEXT = CallContext(run_id="run-1", agent_id="agent-7", task_id="task-3", evaluation_id="ev-9")
 MAX_TOKENS = 64
@@ -179,6 +179,35 @@ def test_in_process_provider_error_raises(
     assert len(fake.requests) == 1, "litellm and the OpenAI client must not retry"
     assert [record.outcome for record in records] == ["error"]
     assert "overloaded" in (records[0].error or "")
+
+
+def test_context_overflow_rejected(
+    fake: FakeProvider, gateway: Gateway, records: list[CallRecord], socket_path: Path
+) -> None:
+    overflow = "This model's maximum context length is 8192 tokens. Please reduce the length."
+    fake.add(FakeError(400, overflow, "invalid_request_error"))
+
+    with gateway.serve(socket_path, CONTEXT), http_client(socket_path) as client:
+        response = client.post("/v1/chat/completions", json=chat_body())
+
+    assert response.status_code == 400
+    assert "context window" in response.json()["error"]["message"]
+    assert len(fake.requests) == 1
+    assert [record.outcome for record in records] == ["rejected"]
+
+
+def test_error_text_hides_api_key(fake: FakeProvider, records: list[CallRecord]) -> None:
+    fake.add(FakeError(500, "upstream rejected key sk-secret-123"))
+    config = ModelConfig(model="openai/fake", api_base=fake.url, api_key="sk-secret-123")
+    gateway = Gateway(Router(config), recorder=records.append)
+
+    with pytest.raises(ProviderError) as raised:
+        gateway.complete(chat_body(), CONTEXT)
+
+    assert "sk-secret-123" not in str(raised.value)
+    assert records[0].error is not None
+    assert "sk-secret-123" not in records[0].error
+    assert "***" in records[0].error
 
 
 def test_malformed_json_rejected(
@@ -352,9 +381,7 @@ def test_socket_in_use_raises(gateway: Gateway, socket_path: Path) -> None:
             gateway.serve(socket_path, CONTEXT)
 
 
-def test_stale_socket_replaced(
-    fake: FakeProvider, gateway: Gateway, socket_path: Path
-) -> None:
+def test_stale_socket_replaced(fake: FakeProvider, gateway: Gateway, socket_path: Path) -> None:
     socket_path.parent.mkdir()
     stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     stale.bind(str(socket_path))

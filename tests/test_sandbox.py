@@ -145,7 +145,11 @@ except OSError as error:
 def test_sandbox_removed_after_timeout(docker_client, sandbox_image):
     run_id = "test-sandbox-timeout"
     with open_sandbox(
-        docker_client, sandbox_image, run_id=run_id, purpose="test", mounts=[],
+        docker_client,
+        sandbox_image,
+        run_id=run_id,
+        purpose="test",
+        mounts=[],
         limits=Limits(timeout_s=2),
     ) as box:
         result = box.exec(["sleep", "100"], timeout_s=2)
@@ -158,7 +162,11 @@ def test_sandbox_removed_after_error(docker_client, sandbox_image):
     run_id = "test-sandbox-error"
     with pytest.raises(RuntimeError, match="boom"):
         with open_sandbox(
-            docker_client, sandbox_image, run_id=run_id, purpose="test", mounts=[],
+            docker_client,
+            sandbox_image,
+            run_id=run_id,
+            purpose="test",
+            mounts=[],
             limits=Limits(timeout_s=10),
         ):
             raise RuntimeError("boom")

@@ -47,7 +47,9 @@ def test_humaneval_stub_scores_zero(docker_client, sandbox_image, humaneval):
     assert "NotImplementedError" in score.output
 
 
-def test_humaneval_helper_functions_visible_to_test(docker_client, sandbox_image, humaneval, tmp_path):
+def test_humaneval_helper_functions_visible_to_test(
+    docker_client, sandbox_image, humaneval, tmp_path
+):
     # HumanEval/32's check calls `poly`, a helper defined in the prompt.
     task = humaneval.get("humaneval-32")
     workspace = reference_workspace(task, tmp_path / "ws")
@@ -71,7 +73,9 @@ def test_builtin_reference_and_start(docker_client, sandbox_image, task, tmp_pat
     assert start.score < 1.0
 
 
-def test_scoring_crash_before_tests_is_harness_error(docker_client, sandbox_image, humaneval, tmp_path):
+def test_scoring_crash_before_tests_is_harness_error(
+    docker_client, sandbox_image, humaneval, tmp_path
+):
     task = humaneval.get("humaneval-0")
     workspace = tmp_path / "ws"
     workspace.mkdir()

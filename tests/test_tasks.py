@@ -25,7 +25,9 @@ def make_task(root: Path, toml: str = VALID_TOML, tests: bool = True) -> Path:
     (root / "task.toml").write_text(toml)
     if tests:
         (root / "tests").mkdir()
-        (root / "tests" / "test_demo.py").write_text("from demo import f\n\ndef test_f():\n    assert f() == 1\n")
+        (root / "tests" / "test_demo.py").write_text(
+            "from demo import f\n\ndef test_f():\n    assert f() == 1\n"
+        )
     return root
 
 

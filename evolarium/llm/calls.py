@@ -1,4 +1,4 @@
-"""Model calls as the gateway sees them: context, record, request checks and errors."""
+"""Model calls at the gateway: context, record, request validation and errors."""
 
 import math
 from collections.abc import Callable
@@ -14,7 +14,7 @@ OUTCOME_REJECTED = "rejected"
 
 @dataclass(frozen=True)
 class CallContext:
-    """Who a model call is for; copied into every record of the call."""
+    """The run, agent, task and purpose of a model call, copied into each of its records."""
 
     run_id: str | None = None
     agent_id: str | None = None
@@ -49,11 +49,11 @@ Recorder = Callable[[CallRecord], None]
 
 
 class InvalidRequestError(ValueError):
-    """A chat-completions body that the gateway does not forward; HTTP 400."""
+    """A chat-completions body that the gateway does not forward (HTTP 400)."""
 
 
 class ProviderError(ModelError):
-    """The model provider failed to answer a valid request; HTTP 502."""
+    """A model provider's failure on a valid request (HTTP 502)."""
 
 
 def _is_number(value: object) -> bool:

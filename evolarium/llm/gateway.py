@@ -32,9 +32,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Error text kept in records and sent to clients; provider errors can embed whole bodies.
+# Max error text kept in records and sent to clients, because provider errors can embed
+# whole response bodies.
 MAX_ERROR_CHARS = 2000
-# Characters of an unparsable body kept in its record.
+# Max characters of an unparsable body kept in its record.
 INVALID_BODY_CHARS = 200
 
 
@@ -75,10 +76,12 @@ class Gateway:
             return self._completion_tokens
 
     def complete(self, request: dict, context: CallContext) -> dict:
-        """Route one chat-completions body and record the call; returns the completion.
+        """Route one chat-completions body, record the call and return the completion.
 
-        Raises InvalidRequestError for a body the gateway does not forward and
-        ProviderError when the provider fails. Both are recorded before they are raised.
+        Raises InvalidRequestError for a body the gateway does not forward or messages longer
+        than the model's context window, and ProviderError when the provider fails. Both are
+        recorded before they are raised. The record keeps the full error text, and the
+        exception carries its first line.
         """
         started_at = datetime.now(UTC)
         start = time.perf_counter()
@@ -91,21 +94,25 @@ class Gateway:
 
         try:
             response = self.router.complete(request)
+        except InvalidRequestError as error:  # the provider found the messages too long
+            self.reject(request, error, context, started_at=started_at)
+            raise
         except Exception as error:  # any provider failure becomes a recorded ProviderError
-            message = self._describe(error)
+            details = self._describe(error)
+            summary = details.splitlines()[0]
             logger.warning(
                 "model call failed (model %s, run %s, agent %s, task %s): %s",
                 self.router.model,
                 context.run_id,
                 context.agent_id,
                 context.task_id,
-                message,
+                summary,
             )
             record = self._record_for(request, context, started_at, start)
             record.outcome = OUTCOME_ERROR
-            record.error = message
+            record.error = details
             self._finish(record)
-            raise ProviderError(message) from error
+            raise ProviderError(summary) from error
 
         record = self._record_for(request, context, started_at, start)
         record.response = response
@@ -123,7 +130,10 @@ class Gateway:
     ) -> None:
         """Record a request that was rejected before it reached the provider."""
         logger.info(
-            "rejected a model request (run %s, agent %s): %s", context.run_id, context.agent_id, error
+            "rejected a model request (run %s, agent %s): %s",
+            context.run_id,
+            context.agent_id,
+            error,
         )
         started_at = started_at or datetime.now(UTC)
         record = self._record_for(_as_body(request), context, started_at, time.perf_counter())
@@ -132,7 +142,7 @@ class Gateway:
         self._finish(record)
 
     def serve(self, socket_path: Path, context: CallContext) -> GatewaySocket:
-        """Serve the gateway's HTTP endpoint on a new unix socket; every call gets ``context``."""
+        """Serve the HTTP endpoint on a new unix socket, recording calls with ``context``."""
         return GatewaySocket(self, Path(socket_path), context)
 
     def _record_for(
@@ -164,7 +174,7 @@ class Gateway:
         with self._recorder_lock:
             try:
                 self._recorder(record)
-            except Exception:  # the client still gets its answer when recording fails
+            except Exception:  # the client still gets its response when recording fails
                 logger.exception(
                     "recorder failed for a %s call (run %s, agent %s)",
                     record.outcome,

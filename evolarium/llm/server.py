@@ -35,9 +35,9 @@ MAX_BODY_BYTES = 1 << 20
 # An oversized body is read and discarded up to this size, so that the client, which sends
 # the whole body before it reads, gets the 400 instead of a broken pipe.
 MAX_DISCARD_BYTES = 16 << 20
-# Seconds a client may take to send its request; a model's reply time is not limited here.
+# Seconds a client may take to send its request. The model's reply time is not limited here.
 READ_TIMEOUT_S = 60.0
-# Linux's sockaddr_un holds 108 bytes including the trailing NUL.
+# Linux's sockaddr_un has room for 108 bytes, the trailing NUL included.
 MAX_SOCKET_PATH_BYTES = 107
 
 
@@ -62,7 +62,12 @@ class _GatewayHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = self._route()
         if path == MODELS_PATH:
-            model = {"id": DEFAULT_MODEL_NAME, "object": "model", "created": 0, "owned_by": "evolarium"}
+            model = {
+                "id": DEFAULT_MODEL_NAME,
+                "object": "model",
+                "created": 0,
+                "owned_by": "evolarium",
+            }
             self._send_json(HTTPStatus.OK, {"object": "list", "data": [model]})
         elif path == CHAT_PATH:
             self._send_error(HTTPStatus.METHOD_NOT_ALLOWED, f"use POST for {CHAT_PATH}")
@@ -97,7 +102,9 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             self._send_error(HTTPStatus.BAD_GATEWAY, f"model provider failed: {error}", "api_error")
         except Exception:  # a defect in the gateway must not kill the server thread
             logger.exception("gateway failed on %s", self.server.server_address)
-            self._send_error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal gateway error", "api_error")
+            self._send_error(
+                HTTPStatus.INTERNAL_SERVER_ERROR, "internal gateway error", "api_error"
+            )
         else:
             self._send_json(HTTPStatus.OK, response)
 
@@ -123,7 +130,9 @@ class _GatewayHandler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            raise InvalidRequestError("chunked request bodies are not supported; send Content-Length")
+            raise InvalidRequestError(
+                "chunked request bodies are not supported; send Content-Length"
+            )
 
         header = self.headers.get("Content-Length")
         if header is None:
@@ -167,11 +176,11 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
-        except OSError as error:  # the client went away before its answer
+        except OSError as error:  # the client disconnected before the response was sent
             logger.info("client of %s disconnected: %s", self.server.server_address, error)
 
     def address_string(self) -> str:
-        # Clients of a unix socket have no address; the base class would index an empty one.
+        # Clients of a unix socket have no address, and the base class would index an empty one.
         return str(self.server.server_address)
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -188,7 +197,7 @@ def _prepare_path(path: Path) -> None:
     parent = path.parent
     if not parent.exists():
         parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-        # mkdir's mode is reduced by the umask; the container user must be able to enter.
+        # mkdir's mode is reduced by the umask, but the container user must be able to enter.
         parent.chmod(0o755)
 
     if not path.exists() and not path.is_symlink():
@@ -214,7 +223,7 @@ def _socket_answers(path: Path) -> bool:
 
 
 class GatewaySocket:
-    """A gateway served on a unix socket by a background thread; close() stops it.
+    """A gateway served on a unix socket by a background thread until close().
 
     The socket file is mode 0o666 so that a non-root container user can connect through a
     read-only bind mount. Use as a context manager, or call close(), which is idempotent.
@@ -247,7 +256,10 @@ class GatewaySocket:
         )
 
     def close(self) -> None:
-        """Stop the server thread and remove the socket file; requests in flight finish."""
+        """Stop the server thread and remove the socket file.
+
+        Requests in flight still get their responses, but close() does not wait for them.
+        """
         with self._close_lock:
             if self._closed:
                 return

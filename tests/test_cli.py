@@ -1,0 +1,92 @@
+"""Bad input on the command line: one-line errors, exit code 2, no traceback.
+
+No model is called: every case fails during the checks before a run starts.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def evolarium(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    environment = dict(os.environ)
+    for name, value in (env or {}).items():
+        if value is None:
+            environment.pop(name, None)
+        else:
+            environment[name] = value
+    return subprocess.run(
+        [sys.executable, "-m", "evolarium.cli", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_cli_unknown_suite():
+    result = evolarium("run", "--suite", "nosuch")
+    assert_one_line_error(result, "unknown suite 'nosuch'", "builtin, humaneval")
+
+
+def test_cli_unknown_selection():
+    result = evolarium("run", "--select", "fittest")
+    assert_one_line_error(result, "unknown selection 'fittest'", "score-child")
+
+
+def test_cli_unknown_model():
+    result = evolarium("run", "--model", "nosuchprovider/x")
+    assert_one_line_error(result, "nosuchprovider/x")
+
+
+def test_cli_missing_model_key():
+    result = evolarium("run", "--model", "openai/gpt-4o-mini", env={"OPENAI_API_KEY": None})
+    assert_one_line_error(result, "OPENAI_API_KEY")
+
+
+def test_cli_docker_not_running():
+    result = evolarium("run", env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    assert_one_line_error(result, "no Docker daemon answers", "/nonexistent/docker.sock")
+
+
+@pytest.mark.docker
+def test_cli_image_missing(docker_client):
+    result = evolarium("run", env={"EVOLARIUM_SANDBOX_IMAGE": "evolarium-sandbox:missing"})
+    assert_one_line_error(result, "evolarium-sandbox:missing", "evolarium sandbox build")
+
+
+def test_cli_task_without_hidden_tests(tmp_path: Path):
+    task = tmp_path / "suite" / "broken"
+    (task / "workspace").mkdir(parents=True)
+    (task / "prompt.md").write_text("Do something.\n")
+    (task / "task.toml").write_text('id = "broken"\ntitle = "Broken"\n[test]\ncommand = "pytest"\n')
+    result = evolarium("run", "--suite", str(tmp_path / "suite"))
+    assert_one_line_error(result, "no hidden tests", str(task / "tests"))
+
+
+def test_cli_invalid_generations():
+    result = evolarium("run", "--generations", "-1")
+    assert_one_line_error(result, "generations", "-1")
+
+
+def test_cli_tree_unknown_run():
+    result = evolarium("tree", "r-nosuch")
+    assert_one_line_error(result, "run not found: r-nosuch")
+
+
+def test_cli_tasks_list_builtin():
+    result = evolarium("tasks", "list", "--suite", "builtin")
+    assert result.returncode == 0, result.stderr
+    assert "fix-median-even" in result.stdout
