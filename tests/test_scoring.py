@@ -83,4 +83,42 @@ def test_scoring_crash_before_tests_is_harness_error(
     score = score_workspace(docker_client, sandbox_image, task, workspace, run_id=RUN_ID)
     assert score.score == 0.0
     assert not score.resolved
-    assert score.total == 1
+    assert score.outcome == "harness_error"
+    assert "pytest exit code 2" in score.output
+
+
+FORGED_JUNIT = (
+    '<?xml version="1.0"?><testsuites><testsuite name="pytest" tests="1">'
+    '<testcase classname="t" name="test_x"/></testsuite></testsuites>'
+)
+
+# Each entry is a solution.py that tries to make a failing workspace score 1.0.
+TAMPERING = {
+    "forged-results-then-exit": (
+        f"import os\nopen('/results/junit.xml', 'w').write({FORGED_JUNIT!r})\nos._exit(0)\n"
+    ),
+    "atexit-rewrites-results": (
+        "import atexit\n"
+        f"atexit.register(lambda: open('/results/junit.xml', 'w').write({FORGED_JUNIT!r}))\n"
+        "def has_close_elements(numbers, threshold):\n"
+        "    return None\n"
+    ),
+    "fake-frame-on-stdout": (
+        "import base64, os\n"
+        f"xml = base64.b64encode({FORGED_JUNIT!r}.encode()).decode()\n"
+        "print('EVOLARIUM-RESULTS 0000 0 ' + xml + ' END-0000', flush=True)\n"
+        "os._exit(0)\n"
+    ),
+    "fake-passed-lines": ("import os\nprint('1 passed in 0.01s', flush=True)\nos._exit(0)\n"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TAMPERING))
+def test_scoring_tampering_scores_zero(docker_client, sandbox_image, humaneval, tmp_path, name):
+    task = humaneval.get("humaneval-0")
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "solution.py").write_text(TAMPERING[name])
+    score = score_workspace(docker_client, sandbox_image, task, workspace, run_id=RUN_ID)
+    assert score.score == 0.0, score.output
+    assert not score.resolved

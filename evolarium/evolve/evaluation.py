@@ -46,7 +46,8 @@ class Evaluator:
             row = self._run_and_score(
                 evaluation_id, agent_id, agent_dir, task, stage, context, limits
             )
-        except SandboxError as error:
+        except (SandboxError, OSError) as error:
+            # OSError covers staging failures on the host, such as a full disk.
             log.warning("evaluation of %s on %s failed: %s", agent_id, task.id, error)
             row = _failed(evaluation_id, self.run_id, agent_id, task.id, stage, str(error))
         row.duration_s = time.monotonic() - started

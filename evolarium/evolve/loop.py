@@ -26,6 +26,7 @@ from evolarium.evolve.operators import self_modify
 from evolarium.evolve.selection import Candidate, make_selection
 from evolarium.evolve.validation import validate_child
 from evolarium.llm.gateway import CallContext, Gateway
+from evolarium.sandbox import SandboxError
 from evolarium.tasks.task import Task
 
 log = logging.getLogger(__name__)
@@ -123,17 +124,21 @@ class Evolution:
         failures = self._failures(parent.id)
         child_dir = self.workdir / "children" / child_id
         context = CallContext(run_id=self.run_id, agent_id=child_id, purpose="operator")
-        made = self_modify(
-            self.client,
-            self.image,
-            self.gateway,
-            parent_dir=parent_dir,
-            failures=failures,
-            context=context,
-            limits=self.config.agent_limits,
-            max_steps=self.config.agent_steps,
-            dest=child_dir,
-        )
+        try:
+            made = self_modify(
+                self.client,
+                self.image,
+                self.gateway,
+                parent_dir=parent_dir,
+                failures=failures,
+                context=context,
+                limits=self.config.agent_limits,
+                max_steps=self.config.agent_steps,
+                dest=child_dir,
+            )
+        except SandboxError as error:
+            self._record_operator_failure(parent, child_id, generation, str(error))
+            return
         child = self._add_agent(
             child_dir,
             parent=parent,
@@ -154,7 +159,6 @@ class Evolution:
             code_dir=child_dir,
             context=context,
             limits=self.config.agent_limits,
-            max_steps=self.config.agent_steps,
         )
         if not verdict.valid:
             self._reject(child, generation, verdict.reason)
@@ -213,6 +217,22 @@ class Evolution:
             agent_id=agent.id,
         )
         return agent
+
+    def _record_operator_failure(
+        self, parent: Agent, child_id: str, generation: int, error: str
+    ) -> None:
+        """Archive a child whose operator run failed; it keeps the parent's code."""
+        child = Agent(
+            id=child_id,
+            run_id=self.run_id,
+            parent_id=parent.id,
+            operator=self.config.operator,
+            generation=generation,
+            code_hash=parent.code_hash,
+            diff="",
+        )
+        self.archive.add(child)
+        self._reject(child, generation, f"the operator failed: {error}")
 
     def _reject(self, agent: Agent, generation: int, reason: str) -> None:
         self.archive.update_agent(agent.id, status="invalid", reason=reason)

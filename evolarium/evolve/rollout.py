@@ -13,7 +13,6 @@ import docker
 from evolarium.agents import contract
 from evolarium.llm.gateway import CallContext, Gateway
 from evolarium.sandbox import ExecResult, Limits, Mount, open_sandbox
-from evolarium.sandbox.container import unpack_tar
 from evolarium.sandbox.staging import share_read_only
 
 log = logging.getLogger(__name__)
@@ -80,12 +79,11 @@ def run_agent(
                     env=env,
                     output_bytes=TRANSCRIPT_MAX_CHARS,
                 )
-                data = sandbox.read_dir(
-                    contract.WORKSPACE_DIR, max_bytes=limits.workspace_mb * 1024 * 1024 * 2
+                final = staging / "final"
+                sandbox.copy_out(
+                    contract.WORKSPACE_DIR, final, max_bytes=limits.workspace_mb * 1024 * 1024 * 2
                 )
 
-        final = staging / "final"
-        unpack_tar(data, final)
         yield Rollout(result=result, workspace=final)
 
 

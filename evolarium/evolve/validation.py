@@ -10,7 +10,7 @@ import docker
 from evolarium.agents import contract
 from evolarium.evolve.rollout import run_agent
 from evolarium.llm.gateway import CallContext, Gateway
-from evolarium.sandbox import Limits, Mount, open_sandbox
+from evolarium.sandbox import Limits, Mount, SandboxError, open_sandbox
 from evolarium.sandbox.staging import share_read_only
 
 log = logging.getLogger(__name__)
@@ -44,9 +44,22 @@ def validate_child(
     code_dir: Path,
     context: CallContext,
     limits: Limits,
-    max_steps: int,
 ) -> Verdict:
     """Check that a child's code compiles, its entry point imports, and a smoke task runs."""
+    try:
+        return _validate(client, image, gateway, code_dir, context, limits)
+    except SandboxError as error:
+        return Verdict(False, f"the sandbox failed during validation: {error}")
+
+
+def _validate(
+    client: docker.DockerClient,
+    image: str,
+    gateway: Gateway,
+    code_dir: Path,
+    context: CallContext,
+    limits: Limits,
+) -> Verdict:
     entry = code_dir / contract.ENTRY_POINT
     if not entry.is_file():
         return Verdict(False, f"the entry point {contract.ENTRY_POINT} is missing")

@@ -85,7 +85,7 @@ def _thread_count() -> int:
 class LocalModel:
     """The embedded model, loaded on first use and shared by all threads of the process.
 
-    A llama.cpp context holds one KV cache, so a lock lets one generation run at a time.
+    A llama.cpp context has one KV cache, so a lock lets one generation run at a time.
     Concurrent callers queue on the lock and never see each other's tokens.
     """
 

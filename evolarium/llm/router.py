@@ -18,7 +18,8 @@ logger = logging.getLogger(__name__)
 PLACEHOLDER_API_KEY = "unused"
 
 # OpenAI chat-completions fields passed on to the provider. Other fields are dropped:
-# "model" is replaced by the configured model and streaming is not supported.
+# "model" is replaced by the configured model, streaming is not supported, and "n" is
+# left out so a sandbox cannot ask for many choices at the price of one call.
 FORWARDED_FIELDS = frozenset(
     {
         "messages",
@@ -26,7 +27,6 @@ FORWARDED_FIELDS = frozenset(
         "top_p",
         "stop",
         "seed",
-        "n",
         "presence_penalty",
         "frequency_penalty",
         "logit_bias",

@@ -10,6 +10,7 @@ import io
 import logging
 import shlex
 import tarfile
+import tempfile
 import threading
 import time
 import uuid
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 SANDBOX_UID = 1000
 # Seconds the container outlives the longest command it may run.
 DEADLINE_GRACE_S = 60
+# Bytes of a copied-out directory held in memory before spooling to disk.
+SPOOL_BYTES = 8 * 1024 * 1024
 # Seconds between SIGTERM and SIGKILL when a command reaches its timeout.
 KILL_AFTER_S = 5
 
@@ -129,24 +132,38 @@ class Sandbox:
             truncated=total > cap,
         )
 
-    def read_dir(self, path: str, max_bytes: int) -> bytes:
-        """Return a tar stream of a directory inside the container (at most max_bytes)."""
+    def copy_out(self, path: str, dest: Path, max_bytes: int) -> int:
+        """Copy a directory out of the container into ``dest``; return the members skipped.
+
+        Only regular files and directories are kept: symlinks, FIFOs and device
+        files that an agent leaves behind are dropped, so they can neither point
+        outside ``dest`` nor stall a later copy. The tar stream is spooled to a
+        temporary file, so the host holds at most a few MB of it in memory.
+        """
         api = self.container.client.api
-        exec_id = api.exec_create(self.container.id, ["tar", "-C", path, "-cf", "-", "."])["Id"]
-        stream = api.exec_start(exec_id, stream=True, demux=True)
-        chunks: list[bytes] = []
-        size = 0
-        for stdout, _stderr in stream:
-            if not stdout:
-                continue
-            size += len(stdout)
-            if size > max_bytes:
-                raise SandboxError(f"{path} in {self.name} is larger than {max_bytes} bytes")
-            chunks.append(stdout)
-        exit_code = api.exec_inspect(exec_id)["ExitCode"]
-        if exit_code != 0:
-            raise SandboxError(f"cannot read {path} from {self.name}: tar exit code {exit_code}")
-        return b"".join(chunks)
+        try:
+            exec_id = api.exec_create(self.container.id, ["tar", "-C", path, "-cf", "-", "."])["Id"]
+            stream = api.exec_start(exec_id, stream=True, demux=True)
+            with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+                size = 0
+                for stdout, _stderr in stream:
+                    if not stdout:
+                        continue
+                    size += len(stdout)
+                    if size > max_bytes:
+                        raise SandboxError(
+                            f"{path} in {self.name} is larger than {max_bytes} bytes as a tar stream"
+                        )
+                    spool.write(stdout)
+                exit_code = api.exec_inspect(exec_id)["ExitCode"]
+                if exit_code != 0:
+                    raise SandboxError(
+                        f"cannot read {path} from {self.name}: tar exit code {exit_code}"
+                    )
+                spool.seek(0)
+                return _extract_plain(spool, dest)
+        except docker.errors.APIError as error:
+            raise SandboxError(f"cannot read {path} from {self.name}: {error}") from error
 
     def copy_in(self, source: str, target: str) -> None:
         """Copy a directory from a read-only mount into a writable tmpfs."""
@@ -243,8 +260,19 @@ def _remove(container) -> None:
         log.warning("cannot remove container %s: %s", container.name, error)
 
 
-def unpack_tar(data: bytes, dest: Path) -> None:
-    """Unpack a tar stream from ``Sandbox.read_dir`` into ``dest``, refusing unsafe members."""
+def _extract_plain(stream, dest: Path) -> int:
+    """Extract regular files and directories from a tar stream; return how many were skipped."""
     dest.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
-        tar.extractall(dest, filter="data")
+    skipped = 0
+    try:
+        with tarfile.open(fileobj=stream, mode="r:") as tar:
+            for member in tar:
+                if not (member.isreg() or member.isdir()):
+                    skipped += 1
+                    continue
+                tar.extract(member, dest, filter="data")
+    except (tarfile.TarError, OSError) as error:
+        raise SandboxError(f"cannot unpack a directory copied out of a sandbox: {error}") from error
+    if skipped:
+        log.info("dropped %d symlinks or special files copied out of a sandbox", skipped)
+    return skipped

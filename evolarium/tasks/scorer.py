@@ -5,7 +5,10 @@ finished. The harness writes JUnit XML to /results, and the score is the
 fraction of tests that passed.
 """
 
+import base64
 import logging
+import re
+import secrets
 import shutil
 import tempfile
 import xml.etree.ElementTree as ElementTree
@@ -21,7 +24,9 @@ from evolarium.tasks.task import Task
 
 log = logging.getLogger(__name__)
 
-JUNIT_MAX_BYTES = 4 * 1024 * 1024
+HARNESS_OUTPUT_BYTES = 8 * 1024 * 1024
+PYTEST_ALL_PASSED = 0
+PYTEST_SOME_FAILED = 1
 OUTPUT_TAIL_CHARS = 8000
 
 
@@ -49,6 +54,7 @@ def score_workspace(
 ) -> Score:
     """Run ``task``'s hidden tests against ``workspace`` and return the score."""
     limits = limits or Limits(timeout_s=task.test_timeout_s)
+    nonce = secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix="evolarium-score-") as staging_dir:
         staging = Path(staging_dir)
         _stage(staging, task, workspace)
@@ -59,24 +65,55 @@ def score_workspace(
             ) as sandbox:
                 sandbox.copy_in("/input/workspace", "/workspace")
                 sandbox.copy_in("/input/tests", "/hidden/tests")
+                _write_nonce(sandbox, nonce)
                 run = sandbox.exec(
                     ["python3", "-I", "/input/harness/harness.py"],
                     timeout_s=task.test_timeout_s,
                     workdir="/workspace",
-                )
-                junit = sandbox.exec(
-                    ["cat", "/results/junit.xml"], timeout_s=30, output_bytes=JUNIT_MAX_BYTES
+                    output_bytes=HARNESS_OUTPUT_BYTES,
                 )
         except SandboxError as error:
             log.warning("scoring %s failed: %s", task.id, error)
             return Score(0.0, False, 0, 0, "sandbox_error", str(error))
 
-    output = run.output[-OUTPUT_TAIL_CHARS:]
     if run.outcome == "timeout":
-        return Score(0.0, False, 0, 0, "test_timeout", output)
-    if junit.exit_code != 0 or junit.truncated:
-        return Score(0.0, False, 0, 0, "harness_error", output)
-    return _score_from_junit(junit.output, task, output)
+        return Score(0.0, False, 0, 0, "test_timeout", run.output[-OUTPUT_TAIL_CHARS:])
+    return _score_from_output(run, nonce, task)
+
+
+def _write_nonce(sandbox, nonce: str) -> None:
+    # The nonce is visible only to this short command, which ends before workspace code runs.
+    result = sandbox.exec(
+        ["sh", "-c", 'printf %s "$0" > /results/nonce', nonce], timeout_s=30, workdir="/"
+    )
+    if result.exit_code != 0:
+        raise SandboxError(f"cannot write the scoring nonce: {result.output.strip()}")
+
+
+def _score_from_output(run, nonce: str, task: Task) -> Score:
+    """Find the harness's results frame in its output and score the JUnit XML inside it."""
+    pattern = re.compile(
+        rf"EVOLARIUM-RESULTS {nonce} (?P<code>-?\d+) (?P<xml>[A-Za-z0-9+/=]*) END-{nonce}"
+    )
+    frames = list(pattern.finditer(run.output))
+    output = pattern.sub("", run.output)[-OUTPUT_TAIL_CHARS:]
+    if len(frames) != 1:
+        return Score(0.0, False, 0, 0, "harness_error", "the harness did not finish\n" + output)
+    frame = frames[0]
+    code = int(frame["code"])
+    if code != run.exit_code:
+        return Score(
+            0.0, False, 0, 0, "harness_error", "the harness exit code was changed\n" + output
+        )
+    if code not in (PYTEST_ALL_PASSED, PYTEST_SOME_FAILED):
+        return Score(0.0, False, 0, 0, "harness_error", f"pytest exit code {code}\n" + output)
+
+    xml_text = base64.b64decode(frame["xml"]).decode("utf-8", errors="replace")
+    score = _score_from_junit(xml_text, task, output)
+    if score.outcome == "ok" and score.resolved != (code == PYTEST_ALL_PASSED):
+        # pytest's own exit code and its report disagree: the run was tampered with.
+        return Score(0.0, False, 0, score.total, "inconsistent_results", output)
+    return score
 
 
 def _stage(staging: Path, task: Task, workspace: Path) -> None:
