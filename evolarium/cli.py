@@ -2,6 +2,7 @@
 
 import argparse
 import logging
+import signal
 import sys
 
 from rich.console import Console
@@ -19,7 +20,13 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+def _interrupt(signum: int, _frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
+    # SIGTERM stops a run like Ctrl-C does, so its containers are removed on the way out.
+    signal.signal(signal.SIGTERM, _interrupt)
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)

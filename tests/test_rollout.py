@@ -69,7 +69,7 @@ def test_rollout_oversized_workspace_raises(docker_client, sandbox_image, gatewa
     code = "for i in range(20000):\n    open(f'/workspace/f{i}', 'w').close()\n"
     agent_dir = make_agent(tmp_path / "agent", code)
     (tmp_path / "ws").mkdir()
-    with pytest.raises(SandboxError, match="larger than"):
+    with pytest.raises(SandboxError, match="exceeds"):
         with rollout(
             docker_client, sandbox_image, gateway, agent_dir, tmp_path / "ws", workspace_mb=1
         ):

@@ -152,7 +152,7 @@ class Sandbox:
                     size += len(stdout)
                     if size > max_bytes:
                         raise SandboxError(
-                            f"{path} in {self.name} is larger than {max_bytes} bytes as a tar stream"
+                            f"{path} in {self.name} exceeds {max_bytes} bytes as a tar stream"
                         )
                     spool.write(stdout)
                 exit_code = api.exec_inspect(exec_id)["ExitCode"]
