@@ -43,7 +43,7 @@ start_docker() {
         daemon_answers && return
         sleep 1
     done
-    echo "dockerd did not answer within 60 s; see /var/log/evolarium-dockerd.log" >&2
+    echo "dockerd did not respond within 60 s; see /var/log/evolarium-dockerd.log" >&2
     exit 1
 }
 

@@ -73,7 +73,7 @@ def test_builtin_reference_and_start(docker_client, sandbox_image, task, tmp_pat
     assert start.score < 1.0
 
 
-def test_scoring_crash_before_tests_is_harness_error(
+def test_scoring_import_error_is_collection_error(
     docker_client, sandbox_image, humaneval, tmp_path
 ):
     task = humaneval.get("humaneval-0")
@@ -83,8 +83,8 @@ def test_scoring_crash_before_tests_is_harness_error(
     score = score_workspace(docker_client, sandbox_image, task, workspace, run_id=RUN_ID)
     assert score.score == 0.0
     assert not score.resolved
-    assert score.outcome == "harness_error"
-    assert "pytest exit code 2" in score.output
+    assert score.outcome == "collection_error"
+    assert "error during collection" in score.output
 
 
 FORGED_JUNIT = (

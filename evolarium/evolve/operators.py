@@ -1,7 +1,7 @@
 """Operators that make a child agent from a parent.
 
 ``self`` (DGM): the parent runs in a sandbox with a copy of its own code as
-the workspace and a prompt built from transcripts of tasks it failed; the
+the workspace and a prompt built from transcripts of tasks it failed. The
 edited workspace is the child.
 """
 

@@ -22,7 +22,7 @@ TRANSCRIPT_MAX_CHARS = 64 * 1024
 
 @dataclass
 class Rollout:
-    """What an agent run left behind: how it ended and its final workspace."""
+    """The result of an agent run and its final workspace."""
 
     result: ExecResult
     workspace: Path

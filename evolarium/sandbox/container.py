@@ -57,7 +57,7 @@ class Mount:
 
 @dataclass
 class ExecResult:
-    """How a command in the sandbox ended, and what it printed."""
+    """The exit status, outcome and captured output of a command in the sandbox."""
 
     exit_code: int | None
     output: str
@@ -138,7 +138,7 @@ class Sandbox:
         Only regular files and directories are kept: symlinks, FIFOs and device
         files that an agent leaves behind are dropped, so they can neither point
         outside ``dest`` nor stall a later copy. The tar stream is spooled to a
-        temporary file, so the host holds at most a few MB of it in memory.
+        temporary file, so the host keeps at most a few MB of it in memory.
         """
         api = self.container.client.api
         try:

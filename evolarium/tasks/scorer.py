@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 HARNESS_OUTPUT_BYTES = 8 * 1024 * 1024
 PYTEST_ALL_PASSED = 0
 PYTEST_SOME_FAILED = 1
+PYTEST_INTERRUPTED = 2
 OUTPUT_TAIL_CHARS = 8000
 
 
@@ -39,7 +40,8 @@ class Score:
     passed: int
     total: int
     outcome: str
-    """ok | test_timeout | harness_error | sandbox_error"""
+    """ok | collection_error | test_timeout | harness_error | inconsistent_results |
+    sandbox_error"""
     output: str
 
 
@@ -105,6 +107,10 @@ def _score_from_output(run, nonce: str, task: Task) -> Score:
         return Score(
             0.0, False, 0, 0, "harness_error", "the harness exit code was changed\n" + output
         )
+    if code == PYTEST_INTERRUPTED:
+        # Usually the workspace failed to import, so the tests could not be collected.
+        total = task.expected_tests or 0
+        return Score(0.0, False, 0, total, "collection_error", output)
     if code not in (PYTEST_ALL_PASSED, PYTEST_SOME_FAILED):
         return Score(0.0, False, 0, 0, "harness_error", f"pytest exit code {code}\n" + output)
 
