@@ -7,14 +7,17 @@ import sys
 
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
 from evolarium import __version__
 from evolarium.errors import EvolariumError
 
 log = logging.getLogger("evolarium")
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
+# Output that is not a terminal gets a wide console, so ids in tables are not cut off.
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+errors = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
+SELECTIONS = ("score-child", "random")
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -36,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args) or 0
     except EvolariumError as error:
-        errors.print(f"[bold red]error:[/] {error}", highlight=False, markup=True)
+        errors.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
         return EXIT_USAGE
     except KeyboardInterrupt:
         errors.print("interrupted")
@@ -47,18 +50,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="evolarium", description="Evolve coding agents in Docker sandboxes."
     )
+    defaults = argparse.ArgumentDefaultsHelpFormatter
     parser.add_argument("--version", action="version", version=f"evolarium {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    run = commands.add_parser("run", help="start an evolution run")
+    run = commands.add_parser("run", help="start an evolution run", formatter_class=defaults)
     run.add_argument("--suite", default="builtin", help="builtin, humaneval, or a task directory")
     run.add_argument("--tasks", type=int, default=None, help="use the first N tasks of the suite")
     run.add_argument("--generations", type=int, default=3, help="generations after the seed")
     run.add_argument("--children", type=int, default=1, help="children made per generation")
-    run.add_argument(
-        "--select", default="score-child", help="parent selection: score-child, random"
-    )
+    run.add_argument("--select", default="score-child", choices=SELECTIONS, help="parent selection")
     run.add_argument("--model", default=None, help="litellm model string (default: local/smollm2)")
     run.add_argument("--api-base", default=None, help="URL of an OpenAI-compatible server")
     run.add_argument("--minibatch", type=int, default=3, help="tasks in a child's first stage")
@@ -76,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     tree = commands.add_parser("tree", help="print the lineage of a run with scores")
-    tree.add_argument("run_id", metavar="RUN")
+    tree.add_argument("run_id", metavar="RUN", help="run id, or a unique prefix of it")
     tree.set_defaults(handler=_tree)
 
     runs = commands.add_parser("runs", help="list runs")
@@ -93,7 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     build = sandbox_commands.add_parser("build", help="build the sandbox image locally")
     build.add_argument("--force", action="store_true", help="rebuild even if up to date")
     build.set_defaults(handler=_sandbox_build)
-    prune = sandbox_commands.add_parser("prune", help="remove leftover evolarium containers")
+    prune = sandbox_commands.add_parser(
+        "prune", help="remove evolarium containers whose evolarium process has ended"
+    )
+    prune.add_argument(
+        "--all", action="store_true", help="also remove containers of runs that are still alive"
+    )
     prune.set_defaults(handler=_sandbox_prune)
     return parser
 
@@ -113,6 +120,7 @@ def _run(args: argparse.Namespace) -> int:
     from evolarium.llm.router import ModelConfig
     from evolarium.sandbox.profile import Limits
 
+    _check_run_options(args)
     model = ModelConfig(
         model=args.model or DEFAULT_MODEL, api_base=args.api_base, max_tokens=args.max_tokens
     )
@@ -131,6 +139,34 @@ def _run(args: argparse.Namespace) -> int:
         agent_limits=Limits(timeout_s=args.agent_timeout),
     )
     return start_evolution(config, console)
+
+
+def _check_run_options(args: argparse.Namespace) -> None:
+    """Reject option values that make no sense, naming the option as the user typed it."""
+    from evolarium.errors import ConfigError
+
+    lowest = {
+        "--tasks": (args.tasks, 1),
+        "--generations": (args.generations, 0),
+        "--children": (args.children, 1),
+        "--minibatch": (args.minibatch, 1),
+        "--workers": (args.workers, 1),
+        "--steps": (args.steps, 1),
+        "--max-tokens": (args.max_tokens, 1),
+    }
+    for option, (value, minimum) in lowest.items():
+        if value is not None and value < minimum:
+            raise ConfigError(f"{option} must be at least {minimum}, got {value}")
+    if not args.agent_timeout > 0:
+        raise ConfigError(
+            f"--agent-timeout must be a number of seconds above 0, got {args.agent_timeout}"
+        )
+    if not 0.0 <= args.threshold <= 1.0:
+        raise ConfigError(f"--threshold must be between 0 and 1, got {args.threshold}")
+    if args.api_base and not args.model:
+        raise ConfigError(
+            f"--api-base {args.api_base} needs --model naming the model that server serves"
+        )
 
 
 def _tree(args: argparse.Namespace) -> int:
@@ -192,11 +228,12 @@ def _sandbox_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sandbox_prune(_args: argparse.Namespace) -> int:
+def _sandbox_prune(args: argparse.Namespace) -> int:
     from evolarium.sandbox import docker_client
-    from evolarium.sandbox.reaper import remove_containers
+    from evolarium.sandbox.reaper import remove_containers, remove_orphans
 
-    removed = remove_containers(docker_client())
+    client = docker_client()
+    removed = remove_containers(client) if args.all else remove_orphans(client)
     console.print(f"removed {removed} containers")
     return 0
 

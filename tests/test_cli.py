@@ -90,3 +90,30 @@ def test_cli_tasks_list_builtin():
     result = evolarium("tasks", "list", "--suite", "builtin")
     assert result.returncode == 0, result.stderr
     assert "fix-median-even" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        (["--agent-timeout", "-3"], "--agent-timeout must be a number of seconds above 0"),
+        (["--max-tokens", "0"], "--max-tokens must be at least 1"),
+        (["--children", "0"], "--children must be at least 1"),
+        (["--threshold", "5"], "--threshold must be between 0 and 1"),
+        (["--tasks", "1000"], "--tasks 1000 is more than the"),
+        (["--api-base", "http://127.0.0.1:9/v1"], "--api-base http://127.0.0.1:9/v1 needs --model"),
+    ],
+)
+def test_cli_invalid_run_options(options, fragment):
+    result = evolarium("run", *options)
+    assert_one_line_error(result, fragment)
+
+
+def test_cli_api_base_not_listening():
+    # Port 9 (discard) on loopback: nothing listens there on this machine.
+    result = evolarium("run", "--model", "served", "--api-base", "http://127.0.0.1:9/v1")
+    assert_one_line_error(result, "cannot connect to --api-base http://127.0.0.1:9/v1")
+
+
+def test_cli_error_keeps_brackets():
+    result = evolarium("run", "--suite", "[builtin]")
+    assert_one_line_error(result, "unknown suite '[builtin]'")

@@ -1,5 +1,6 @@
 """Sandbox containers: hardening, limits and clean-up, on the real Docker daemon and image."""
 
+import os
 import socket
 import threading
 
@@ -54,6 +55,7 @@ def loopback_server():
 def test_sandbox_network_connect_fails(sandbox, loopback_server):
     port, connected = loopback_server
     code = f"""
+import os
 import socket
 for host in ("127.0.0.1", "172.17.0.1", "10.0.2.2"):
     try:
@@ -171,3 +173,26 @@ def test_sandbox_removed_after_error(docker_client, sandbox_image):
         ):
             raise RuntimeError("boom")
     assert evolarium_containers(docker_client, run_id) == []
+
+
+def test_reaper_removes_only_orphans(docker_client, sandbox_image):
+    from evolarium.sandbox.profile import MANAGED_LABEL, PID_LABEL, RUN_LABEL
+    from evolarium.sandbox.reaper import remove_orphans
+
+    def start(run_id: str, pid: str):
+        labels = {MANAGED_LABEL: "1", RUN_LABEL: run_id, PID_LABEL: pid}
+        return docker_client.containers.run(
+            sandbox_image, ["sleep", "120"], detach=True, labels=labels, network_mode="none"
+        )
+
+    # Process ids above the kernel's pid_max (4194304 at most) never belong to a live process.
+    start("test-reaper-orphan", "99999999")
+    start("test-reaper-alive", str(os.getpid()))
+    try:
+        remove_orphans(docker_client)
+        assert evolarium_containers(docker_client, "test-reaper-orphan") == []
+        assert len(evolarium_containers(docker_client, "test-reaper-alive")) == 1
+    finally:
+        for run_id in ("test-reaper-orphan", "test-reaper-alive"):
+            for container in evolarium_containers(docker_client, run_id):
+                container.remove(force=True)

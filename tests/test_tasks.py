@@ -123,3 +123,38 @@ def test_suite_get_suggests_close_ids():
     suite = load_suite("humaneval")
     with pytest.raises(TaskError, match="did you mean"):
         suite.get("humaneval-1000")
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('difficulty = "insane"', "difficulty 'insane' is invalid"),
+        ('tags = "abc"', "tags must be a list of strings"),
+    ],
+)
+def test_load_task_invalid_top_level_values(tmp_path, line, message):
+    root = make_task(tmp_path / "demo", line + "\n" + VALID_TOML)
+    with pytest.raises(TaskError, match=message):
+        load_task(root)
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        (VALID_TOML.replace("expected_tests = 1", 'expected_tests = "one"'), "expected_tests"),
+        (VALID_TOML.replace("expected_tests = 1", "expected_tests = 0"), "expected_tests"),
+        (VALID_TOML + '[timeouts]\nagent_seconds = "lots"\n', "agent_seconds"),
+        (VALID_TOML + "[timeouts]\ntest_seconds = -5\n", "test_seconds"),
+    ],
+)
+def test_load_task_invalid_table_values(tmp_path, toml, message):
+    root = make_task(tmp_path / "demo", toml)
+    with pytest.raises(TaskError, match=message):
+        load_task(root)
+
+
+def test_load_task_non_utf8_prompt(tmp_path):
+    root = make_task(tmp_path / "demo")
+    (root / "prompt.md").write_bytes(b"\xff\xfe broken")
+    with pytest.raises(TaskError, match="not valid UTF-8"):
+        load_task(root)

@@ -44,7 +44,7 @@ class Agent(SQLModel, table=True):
     """seed | self | reflect | merge"""
     generation: int
     status: str = "pending"
-    """pending | invalid | evaluated"""
+    """pending | evaluating | evaluated | invalid"""
     reason: str | None = None
     """Why an agent is invalid, or what the operator reported."""
     code_hash: str = Field(index=True)
@@ -76,7 +76,9 @@ class Evaluation(SQLModel, table=True):
     """Fraction of hidden tests passed, in [0, 1]."""
     resolved: bool
     outcome: str
-    """How the agent run ended: ok | exit_error | timeout | output_limit | oom | sandbox_error."""
+    """How the evaluation ended: the agent run's outcome (ok | exit_error | timeout |
+    output_limit | oom), or the scoring outcome when scoring failed (collection_error,
+    test_timeout, harness_error, inconsistent_results, sandbox_error)."""
     tests_passed: int
     tests_total: int
     duration_s: float

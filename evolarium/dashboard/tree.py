@@ -43,5 +43,5 @@ def _label(agent: Agent, means: dict, table: dict, on_frontier: set[str]) -> Tex
     if agent.id in on_frontier:
         label.append("  frontier", style="cyan")
     if agent.status == "invalid" and agent.reason:
-        label.append(f"  ({agent.reason[:80]})", style="dim")
+        label.append(f"  ({agent.reason[:200]})", style="dim")
     return label

@@ -149,7 +149,8 @@ class Evolution:
             operator_log=made.log,
         )
         if not made.changed:
-            self._reject(child, generation, "the operator made no change to the parent's code")
+            reason = "the operator made no change to the parent's code"
+            self._reject(child, generation, f"{reason} (operator run: {made.outcome})")
             return
 
         verdict = validate_child(

@@ -65,6 +65,8 @@ class Child:
     diff: str
     log: str
     changed: bool
+    outcome: str
+    """How the operator's agent run ended (ok, timeout, exit_error, ...)."""
 
 
 def self_prompt(failures: list[Evaluation]) -> str:
@@ -122,6 +124,7 @@ def self_modify(
         diff=diff,
         log=f"[outcome: {outcome}]\n{log_text}",
         changed=code_hash != hash_dir(parent_dir),
+        outcome=outcome,
     )
 
 

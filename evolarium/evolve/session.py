@@ -1,12 +1,14 @@
 """Start an evolution run from a configuration: checks, wiring, and the run's status."""
 
 import logging
+import socket
+from urllib.parse import urlsplit
 
 from rich.console import Console
 
 from evolarium.agents.contract import seed_agent_dir
 from evolarium.dashboard.progress import ProgressPrinter
-from evolarium.errors import TaskError
+from evolarium.errors import ModelError, TaskError
 from evolarium.evolve.config import RunConfig
 from evolarium.evolve.loop import Evolution
 from evolarium.evolve.run import create_run
@@ -14,22 +16,42 @@ from evolarium.llm.gateway import Gateway
 from evolarium.llm.recording import archive_recorder
 from evolarium.llm.router import Router
 from evolarium.sandbox import docker_client, require_image
-from evolarium.sandbox.reaper import remove_containers
+from evolarium.sandbox.reaper import remove_containers, remove_orphans
 from evolarium.tasks import load_suite
 
 log = logging.getLogger(__name__)
 
 
+def check_reachable(api_base: str) -> None:
+    """Fail early when nothing listens at an OpenAI-compatible server's address."""
+    url = urlsplit(api_base)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ModelError(f"--api-base {api_base!r} is not an http(s) URL; use http://HOST:PORT/v1")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname, port), timeout=5).close()
+    except OSError as error:
+        raise ModelError(
+            f"cannot connect to --api-base {api_base}: {error}; start the server or fix the URL"
+        ) from error
+
+
 def start_evolution(config: RunConfig, console: Console) -> int:
     """Check every input, run the loop, and print the run id and archive path."""
     suite = load_suite(config.suite)
+    if config.tasks is not None and config.tasks > len(suite.tasks):
+        raise TaskError(
+            f"--tasks {config.tasks} is more than the {len(suite.tasks)} tasks in suite "
+            f"{suite.name}; use at most {len(suite.tasks)}"
+        )
     tasks = list(suite.tasks[: config.tasks] if config.tasks else suite.tasks)
-    if not tasks:
-        raise TaskError(f"suite {suite.name} has no tasks")
     router = Router(config.model)
     router.check()
+    if config.model.api_base:
+        check_reachable(config.model.api_base)
     client = docker_client()
     image = require_image(client)
+    remove_orphans(client)
 
     run_id, run_dir, archive = create_run(config)
     console.print(

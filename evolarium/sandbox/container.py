@@ -8,6 +8,7 @@ outputs leave as a tar stream.
 
 import io
 import logging
+import os
 import shlex
 import tarfile
 import tempfile
@@ -25,6 +26,7 @@ import docker.errors
 from evolarium.errors import EvolariumError
 from evolarium.sandbox.profile import (
     MANAGED_LABEL,
+    PID_LABEL,
     PURPOSE_LABEL,
     RUN_LABEL,
     Limits,
@@ -227,7 +229,12 @@ def open_sandbox(
         str(mount.source): {"bind": mount.target, "mode": "ro" if mount.read_only else "rw"}
         for mount in mounts
     }
-    labels = {MANAGED_LABEL: "1", RUN_LABEL: run_id, PURPOSE_LABEL: purpose}
+    labels = {
+        MANAGED_LABEL: "1",
+        RUN_LABEL: run_id,
+        PURPOSE_LABEL: purpose,
+        PID_LABEL: str(os.getpid()),
+    }
     container = None
     try:
         container = client.containers.run(

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 LABEL_PREFIX = "evolarium"
 RUN_LABEL = f"{LABEL_PREFIX}.run"
 PURPOSE_LABEL = f"{LABEL_PREFIX}.purpose"
+PID_LABEL = f"{LABEL_PREFIX}.pid"
+"""Process id of the host process that started the container."""
 MANAGED_LABEL = f"{LABEL_PREFIX}.managed"
 
 # Fixed environment, so the same program scores the same way every time.

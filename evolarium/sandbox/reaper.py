@@ -1,11 +1,12 @@
 """Find and remove evolarium containers that are left behind."""
 
 import logging
+import os
 
 import docker
 import docker.errors
 
-from evolarium.sandbox.profile import MANAGED_LABEL, RUN_LABEL
+from evolarium.sandbox.profile import MANAGED_LABEL, PID_LABEL, RUN_LABEL
 
 log = logging.getLogger(__name__)
 
@@ -18,8 +19,36 @@ def list_containers(client: docker.DockerClient, run_id: str | None = None) -> l
 
 def remove_containers(client: docker.DockerClient, run_id: str | None = None) -> int:
     """Remove evolarium containers (of one run, or all); return how many were removed."""
+    return _remove(list_containers(client, run_id))
+
+
+def remove_orphans(client: docker.DockerClient) -> int:
+    """Remove evolarium containers whose host process has ended; return how many.
+
+    A container whose process id label names a live process on this host is
+    kept, so concurrent runs are left alone.
+    """
+    orphans = [c for c in list_containers(client) if not _owner_alive(c.labels.get(PID_LABEL))]
+    return _remove(orphans)
+
+
+def _owner_alive(pid_label: str | None) -> bool:
+    # NOTE: a process id can be reused after its process ends; such a container is kept
+    # until that process ends too, and its own deadline stops it meanwhile.
+    if not pid_label or not pid_label.isdigit():
+        return False
+    try:
+        os.kill(int(pid_label), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove(containers: list) -> int:
     removed = 0
-    for container in list_containers(client, run_id):
+    for container in containers:
         try:
             container.remove(force=True)
             removed += 1
@@ -28,5 +57,5 @@ def remove_containers(client: docker.DockerClient, run_id: str | None = None) ->
         except docker.errors.APIError as error:
             log.warning("cannot remove container %s: %s", container.name, error)
     if removed:
-        log.info("removed %d leftover sandbox containers", removed)
+        log.info("removed %d sandbox containers", removed)
     return removed

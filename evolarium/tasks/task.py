@@ -21,6 +21,7 @@ TABLE_KEYS = {
 }
 SUPPORTED_LANGUAGES = {"python"}
 SUPPORTED_RUNNERS = {"pytest"}
+DIFFICULTIES = ("easy", "medium", "hard")
 
 
 @dataclass(frozen=True)
@@ -94,17 +95,33 @@ def load_task(root: Path) -> Task:
         # NOTE: only the pytest harness exists; other test commands come with other languages.
         raise TaskError(f'{task_file}: [test] command {command!r} is not supported; use "pytest"')
 
+    difficulty = data.get("difficulty", "medium")
+    if difficulty not in DIFFICULTIES:
+        raise TaskError(
+            f"{task_file}: difficulty {difficulty!r} is invalid; "
+            f"use one of {', '.join(DIFFICULTIES)}"
+        )
+    tags = data.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        raise TaskError(f'{task_file}: tags must be a list of strings, like tags = ["bugfix"]')
+    expected = test.get("expected_tests")
+    if expected is not None and (type(expected) is not int or expected < 1):
+        raise TaskError(
+            f"{task_file}: [test] expected_tests must be a whole number of at least 1, "
+            f"got {expected!r}"
+        )
+
     task = Task(
         id=task_id,
         title=_require(data, "title", str, task_file),
         root=root,
         language=language,
-        difficulty=data.get("difficulty", "medium"),
-        tags=tuple(data.get("tags", ())),
+        difficulty=difficulty,
+        tags=tuple(tags),
         test_command=command,
-        expected_tests=test.get("expected_tests"),
-        agent_timeout_s=float(timeouts.get("agent_seconds", 300)),
-        test_timeout_s=float(timeouts.get("test_seconds", 60)),
+        expected_tests=expected,
+        agent_timeout_s=_seconds(timeouts, "agent_seconds", 300.0, task_file),
+        test_timeout_s=_seconds(timeouts, "test_seconds", 60.0, task_file),
     )
     _check_layout(task, task_file)
     return task
@@ -117,6 +134,15 @@ def _check_keys(data: dict, valid: set[str], where: str, task_file: Path) -> Non
             f"{task_file}: unknown key {where}{unknown[0]!r}; valid keys there are "
             f"{', '.join(sorted(valid))}"
         )
+
+
+def _seconds(timeouts: dict, key: str, default: float, task_file: Path) -> float:
+    value = timeouts.get(key, default)
+    if type(value) not in (int, float) or not value > 0:
+        raise TaskError(
+            f"{task_file}: [timeouts] {key} must be a number of seconds above 0, got {value!r}"
+        )
+    return float(value)
 
 
 def _require(data: dict, key: str, kind: type, task_file: Path):
@@ -133,6 +159,12 @@ def _require(data: dict, key: str, kind: type, task_file: Path):
 def _check_layout(task: Task, task_file: Path) -> None:
     if not task.prompt_path.is_file():
         raise TaskError(f"{task.prompt_path}: missing; write the problem statement there")
+    try:
+        task.prompt()
+    except UnicodeDecodeError as error:
+        raise TaskError(
+            f"{task.prompt_path}: not valid UTF-8 ({error.reason}); save it as UTF-8"
+        ) from error
     if not task.workspace.is_dir():
         raise TaskError(f"{task.workspace}: missing; put the starting files there")
     if not task.tests.is_dir() or not any(task.tests.glob("test*.py")):
