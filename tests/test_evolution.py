@@ -148,8 +148,8 @@ def test_evolution_embedded_model(docker_client, sandbox_image):
         suite="builtin",
         tasks=TASK_COUNT,
         generations=2,
-        agent_steps=2,
-        model=ModelConfig(max_tokens=384),
+        agent_steps=1,
+        model=ModelConfig(max_tokens=256),
         agent_limits=Limits(timeout_s=300),
     )
     run_id, archive = run_and_open(config)
