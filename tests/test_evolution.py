@@ -127,18 +127,22 @@ def test_evolution_rejects_unchanged_child(docker_client, sandbox_image):
         config = RunConfig(
             suite="builtin",
             tasks=1,
-            generations=1,
+            generations=2,
             model=ModelConfig(model="openai/fake", api_base=fake.url, api_key="test"),
             agent_steps=1,
             agent_limits=Limits(timeout_s=120),
         )
         run_id, archive = run_and_open(config)
 
+    # Both children are invalid, so both have the seed as parent and generation 1.
     agents = check_lineage(archive, run_id)
-    child = next(agent for agent in agents if agent.parent_id)
-    assert child.status == "invalid"
-    assert "no change" in child.reason
-    assert archive.evaluations(run_id, child.id) == []
+    children = [agent for agent in agents if agent.parent_id]
+    assert len(children) == 2
+    for child in children:
+        assert child.status == "invalid"
+        assert "no change" in child.reason
+        assert child.generation == 1
+        assert archive.evaluations(run_id, child.id) == []
     assert len(archive.evaluations(run_id)) == len(tasks)
 
 

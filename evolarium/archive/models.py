@@ -43,6 +43,8 @@ class Agent(SQLModel, table=True):
     operator: str
     """seed | self | reflect | merge"""
     generation: int
+    """Depth in the lineage: the parent's generation + 1, and 0 for the seed. The loop's
+    iteration that made the agent is in the agent_added event."""
     status: str = "pending"
     """pending | evaluating | evaluated | invalid"""
     reason: str | None = None

@@ -205,7 +205,7 @@ class Evolution:
             run_id=self.run_id,
             parent_id=parent.id if parent else None,
             operator=operator,
-            generation=generation,
+            generation=parent.generation + 1 if parent else 0,
             code_hash=code_hash,
             diff=diff,
             operator_log=operator_log,
@@ -228,7 +228,7 @@ class Evolution:
             run_id=self.run_id,
             parent_id=parent.id,
             operator=self.config.operator,
-            generation=generation,
+            generation=parent.generation + 1,
             code_hash=parent.code_hash,
             diff="",
         )
