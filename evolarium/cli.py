@@ -17,7 +17,6 @@ log = logging.getLogger("evolarium")
 # Output that is not a terminal gets a wide console, so ids in tables are not cut off.
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 errors = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
-SELECTIONS = ("score-child", "random")
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -60,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tasks", type=int, default=None, help="use the first N tasks of the suite")
     run.add_argument("--generations", type=int, default=3, help="generations after the seed")
     run.add_argument("--children", type=int, default=1, help="children made per generation")
-    run.add_argument("--select", default="score-child", choices=SELECTIONS, help="parent selection")
+    run.add_argument("--select", default="score-child", help="parent selection: score-child or random")
     run.add_argument("--model", default=None, help="litellm model string (default: local/smollm2)")
     run.add_argument("--api-base", default=None, help="URL of an OpenAI-compatible server")
     run.add_argument("--minibatch", type=int, default=3, help="tasks in a child's first stage")
