@@ -59,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tasks", type=int, default=None, help="use the first N tasks of the suite")
     run.add_argument("--generations", type=int, default=3, help="generations after the seed")
     run.add_argument("--children", type=int, default=1, help="children made per generation")
-    run.add_argument("--select", default="score-child", help="parent selection: score-child or random")
+    run.add_argument(
+        "--select", default="score-child", help="parent selection: score-child or random"
+    )
     run.add_argument("--model", default=None, help="litellm model string (default: local/smollm2)")
     run.add_argument("--api-base", default=None, help="URL of an OpenAI-compatible server")
     run.add_argument("--minibatch", type=int, default=3, help="tasks in a child's first stage")
