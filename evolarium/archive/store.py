@@ -107,22 +107,19 @@ class Archive:
             session.add(row)
 
     def update_run(self, run_id: str, **fields: Any) -> None:
-        with self._write() as session:
-            run = session.get(Run, run_id)
-            if run is None:
-                raise ArchiveError(f"run not found: {run_id}")
-            for name, value in fields.items():
-                setattr(run, name, value)
-            session.add(run)
+        self._update(Run, run_id, fields)
 
     def update_agent(self, agent_id: str, **fields: Any) -> None:
+        self._update(Agent, agent_id, fields)
+
+    def _update(self, table: type[SQLModel], key: str, fields: dict[str, Any]) -> None:
         with self._write() as session:
-            agent = session.get(Agent, agent_id)
-            if agent is None:
-                raise ArchiveError(f"agent not found: {agent_id}")
+            row = session.get(table, key)
+            if row is None:
+                raise ArchiveError(f"{table.__name__.lower()} not found: {key}")
             for name, value in fields.items():
-                setattr(agent, name, value)
-            session.add(agent)
+                setattr(row, name, value)
+            session.add(row)
 
     def store_snapshot(self, code_hash: str, data: bytes) -> None:
         """Store a code snapshot unless one with the same hash exists."""
