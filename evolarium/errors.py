@@ -10,7 +10,7 @@ class ConfigError(EvolariumError):
 
 
 class DockerUnavailableError(EvolariumError):
-    """No Docker daemon answers, or the sandbox image is missing."""
+    """No Docker daemon responds, or the sandbox image is missing."""
 
 
 class TaskError(EvolariumError):

@@ -48,7 +48,7 @@ class Agent(SQLModel, table=True):
     status: str = "pending"
     """pending | evaluating | evaluated | invalid"""
     reason: str | None = None
-    """Why an agent is invalid, or what the operator reported."""
+    """The reason an agent is invalid."""
     code_hash: str = Field(index=True)
     created_at: datetime = Field(default_factory=utcnow)
     operator_log: str | None = None
@@ -78,7 +78,7 @@ class Evaluation(SQLModel, table=True):
     """Fraction of hidden tests passed, in [0, 1]."""
     resolved: bool
     outcome: str
-    """How the evaluation ended: the agent run's outcome (ok | exit_error | timeout |
+    """The end state of the evaluation: the agent run's outcome (ok | exit_error | timeout |
     output_limit | oom), or the scoring outcome when scoring failed (collection_error,
     test_timeout, harness_error, inconsistent_results, sandbox_error)."""
     tests_passed: int

@@ -66,7 +66,7 @@ class Child:
     log: str
     changed: bool
     outcome: str
-    """How the operator's agent run ended (ok, timeout, exit_error, ...)."""
+    """The end state of the operator's agent run (ok, timeout, exit_error, ...)."""
 
 
 def self_prompt(failures: list[Evaluation]) -> str:

@@ -11,7 +11,7 @@ _client: docker.DockerClient | None = None
 
 
 def docker_client() -> docker.DockerClient:
-    """Return a process-wide Docker client, or raise if no daemon answers."""
+    """Return a process-wide Docker client, or raise if no daemon responds."""
     global _client
     if _client is not None:
         return _client

