@@ -96,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     build = sandbox_commands.add_parser("build", help="build the sandbox image locally")
     build.add_argument("--force", action="store_true", help="rebuild even if up to date")
     build.set_defaults(handler=_sandbox_build)
+    doctor = sandbox_commands.add_parser(
+        "doctor", help="check the daemon, the image, and that the hardening applies"
+    )
+    doctor.set_defaults(handler=_sandbox_doctor)
     prune = sandbox_commands.add_parser(
         "prune", help="remove evolarium containers whose evolarium process has ended"
     )
@@ -226,6 +230,30 @@ def _sandbox_build(args: argparse.Namespace) -> int:
 
         tag = build_image(report, force=args.force)
     console.print(f"sandbox image ready: [bold]{tag}[/]")
+    return 0
+
+
+def _sandbox_doctor(_args: argparse.Namespace) -> int:
+    from evolarium.sandbox import docker_client, require_image
+    from evolarium.sandbox.doctor import probe_hardening
+
+    client = docker_client()
+    version = client.version().get("Version", "unknown")
+    console.print(f"Docker daemon: version {version}")
+    image = require_image(client)
+    console.print(f"sandbox image: {image}")
+
+    results = probe_hardening(client, image)
+    table = Table("attack", "result", "detail", title="hardening probe")
+    for result in results:
+        verdict = "[green]blocked[/]" if result.blocked else "[bold red]NOT BLOCKED[/]"
+        table.add_row(result.name, verdict, escape(result.detail))
+    console.print(table)
+    failed = [result.name for result in results if not result.blocked]
+    if failed:
+        errors.print(f"[bold red]error:[/] not blocked: {escape(', '.join(failed))}")
+        return 1
+    console.print(f"all {len(results)} attacks were blocked")
     return 0
 
 

@@ -117,3 +117,11 @@ def test_cli_api_base_not_listening():
 def test_cli_error_keeps_brackets():
     result = evolarium("run", "--suite", "[builtin]")
     assert_one_line_error(result, "unknown suite '[builtin]'")
+
+
+@pytest.mark.docker
+def test_cli_sandbox_doctor(docker_client, sandbox_image):
+    result = evolarium("sandbox", "doctor")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sandbox_image in result.stdout
+    assert "all 11 attacks were blocked" in result.stdout
