@@ -147,27 +147,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _check_run_options(args: argparse.Namespace) -> None:
-    """Reject option values that make no sense, naming the option as the user typed it."""
+    """Reject option combinations that RunConfig cannot see."""
     from evolarium.errors import ConfigError
 
-    lowest = {
-        "--tasks": (args.tasks, 1),
-        "--generations": (args.generations, 0),
-        "--children": (args.children, 1),
-        "--minibatch": (args.minibatch, 1),
-        "--workers": (args.workers, 1),
-        "--steps": (args.steps, 1),
-        "--max-tokens": (args.max_tokens, 1),
-    }
-    for option, (value, minimum) in lowest.items():
-        if value is not None and value < minimum:
-            raise ConfigError(f"{option} must be at least {minimum}, got {value}")
-    if not args.agent_timeout > 0:
-        raise ConfigError(
-            f"--agent-timeout must be a number of seconds above 0, got {args.agent_timeout}"
-        )
-    if not 0.0 <= args.threshold <= 1.0:
-        raise ConfigError(f"--threshold must be between 0 and 1, got {args.threshold}")
     if args.api_base and not args.model:
         raise ConfigError(
             f"--api-base {args.api_base} needs --model naming the model that server serves"

@@ -1,7 +1,7 @@
 """Tests of the seed agent, run as a subprocess against a scripted fake gateway.
 
 The fake gateway is a threaded HTTP server on a unix socket in a temporary directory. It
-answers POST /v1/chat/completions with scripted replies in the OpenAI chat.completion
+serves POST /v1/chat/completions with scripted replies in the OpenAI chat.completion
 format and records each request body. No real model is involved.
 """
 

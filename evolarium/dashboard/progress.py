@@ -24,7 +24,7 @@ class ProgressPrinter:
         message = data.get("message", kind)
         if kind == "generation_finished":
             self.console.print(f"[bold green]{message}[/]")
-        elif kind == "agent_invalid" or kind == "stage_failed":
+        elif kind in ("agent_invalid", "stage_failed"):
             self.console.print(f"[yellow]{message}[/]")
         elif kind == "evaluation_finished":
             self.console.print(f"  [dim]{message}[/]")

@@ -9,6 +9,16 @@ from evolarium.sandbox.profile import Limits
 SELECTIONS = ("score-child", "random")
 OPERATORS = ("self",)
 
+# Integer fields: the command-line option that sets each, and its smallest valid value.
+INTEGER_FIELDS = {
+    "tasks": ("--tasks", 1),
+    "generations": ("--generations", 0),
+    "children_per_generation": ("--children", 1),
+    "minibatch": ("--minibatch", 1),
+    "workers": ("--workers", 1),
+    "agent_steps": ("--steps", 1),
+}
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -42,16 +52,25 @@ class RunConfig:
             raise ConfigError(
                 f"unknown operator {self.operator!r}; choose one of {', '.join(OPERATORS)}"
             )
-        _require_positive("generations", self.generations, allow_zero=True)
-        _require_positive("children_per_generation", self.children_per_generation)
-        _require_positive("minibatch", self.minibatch)
-        _require_positive("workers", self.workers)
-        _require_positive("agent_steps", self.agent_steps)
-        if self.tasks is not None:
-            _require_positive("tasks", self.tasks)
+        for name, (option, minimum) in INTEGER_FIELDS.items():
+            value = getattr(self, name)
+            if value is None and name == "tasks":
+                continue
+            if type(value) is not int or value < minimum:
+                raise ConfigError(
+                    f"{option} must be at least {minimum}, got {value!r} (field {name})"
+                )
         if not 0.0 <= self.minibatch_threshold <= 1.0:
             raise ConfigError(
-                f"minibatch_threshold {self.minibatch_threshold} is out of range; use 0 to 1"
+                f"--threshold must be between 0 and 1, got {self.minibatch_threshold} "
+                "(field minibatch_threshold)"
+            )
+        if self.model.max_tokens < 1:
+            raise ConfigError(f"--max-tokens must be at least 1, got {self.model.max_tokens}")
+        if not self.agent_limits.timeout_s > 0:
+            raise ConfigError(
+                "--agent-timeout must be a number of seconds above 0, "
+                f"got {self.agent_limits.timeout_s}"
             )
 
     def to_dict(self) -> dict:
@@ -59,9 +78,3 @@ class RunConfig:
         if data["model"].get("api_key"):
             data["model"]["api_key"] = "***"
         return data
-
-
-def _require_positive(name: str, value: int, *, allow_zero: bool = False) -> None:
-    lowest = 0 if allow_zero else 1
-    if not isinstance(value, int) or value < lowest:
-        raise ConfigError(f"{name} must be an integer >= {lowest}, got {value!r}")

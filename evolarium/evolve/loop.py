@@ -9,6 +9,7 @@ import logging
 import random
 import secrets
 import shutil
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -263,13 +264,11 @@ class Evolution:
             return list(pool.map(evaluate_one, tasks))
 
     def _select_parent(self) -> Agent:
-        agents = {a.id: a for a in self.archive.agents(self.run_id) if a.status == "evaluated"}
+        all_agents = self.archive.agents(self.run_id)
+        agents = {a.id: a for a in all_agents if a.status == "evaluated"}
         table = score_table(self.archive.evaluations(self.run_id))
         means = mean_scores({a: table.get(a, {}) for a in agents}, self.task_ids)
-        children: dict[str, int] = {}
-        for agent in self.archive.agents(self.run_id):
-            if agent.parent_id:
-                children[agent.parent_id] = children.get(agent.parent_id, 0) + 1
+        children = Counter(agent.parent_id for agent in all_agents if agent.parent_id)
         candidates = [
             Candidate(agent_id=a, score=means[a], children=children.get(a, 0)) for a in agents
         ]

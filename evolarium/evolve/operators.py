@@ -28,8 +28,8 @@ SELF_PROMPT = """\
 # Improve this coding agent
 
 The workspace is the source code of a coding agent: `agent.py` is its entry
-point. The agent reads a task from /task/prompt.md, asks a language model for
-code through the socket named by EVOLARIUM_LLM_SOCKET, edits files in
+point. The agent reads a task from /task/prompt.md, requests code from a
+language model through the socket named by EVOLARIUM_LLM_SOCKET, edits files in
 /workspace and exits. Below are tasks it failed, with the end of its transcript
 and of the hidden test output.
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import docker
 
 from evolarium.agents import contract
+from evolarium.archive.snapshot import IGNORED_NAMES, IGNORED_SUFFIXES
 from evolarium.llm.gateway import CallContext, Gateway
 from evolarium.sandbox import ExecResult, Limits, Mount, open_sandbox
 from evolarium.sandbox.staging import share_read_only
@@ -96,4 +97,8 @@ def _stage(staging: Path, agent_dir: Path, prompt: str, workspace: Path) -> None
 
 
 def _ignore_caches(_directory: str, names: list[str]) -> set[str]:
-    return {name for name in names if name in ("__pycache__", ".git") or name.endswith(".pyc")}
+    return {
+        name
+        for name in names
+        if name in IGNORED_NAMES or any(name.endswith(suffix) for suffix in IGNORED_SUFFIXES)
+    }

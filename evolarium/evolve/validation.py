@@ -46,24 +46,25 @@ def validate_child(
     limits: Limits,
 ) -> Verdict:
     """Check that a child's code compiles, its entry point imports, and a smoke task runs."""
+    if not (code_dir / contract.ENTRY_POINT).is_file():
+        return Verdict(False, f"the entry point {contract.ENTRY_POINT} is missing")
     try:
-        return _validate(client, image, gateway, code_dir, context, limits)
+        failure = _check_code(client, image, code_dir, context, limits)
+        if failure is not None:
+            return failure
+        return _run_smoke_task(client, image, gateway, code_dir, context, limits)
     except SandboxError as error:
         return Verdict(False, f"the sandbox failed during validation: {error}")
 
 
-def _validate(
+def _check_code(
     client: docker.DockerClient,
     image: str,
-    gateway: Gateway,
     code_dir: Path,
     context: CallContext,
     limits: Limits,
-) -> Verdict:
-    entry = code_dir / contract.ENTRY_POINT
-    if not entry.is_file():
-        return Verdict(False, f"the entry point {contract.ENTRY_POINT} is missing")
-
+) -> Verdict | None:
+    """Return a failed verdict if the code does not compile or import, else None."""
     share_read_only(code_dir)
     check_limits = replace(limits, timeout_s=min(limits.timeout_s, 60.0))
     with open_sandbox(
@@ -83,7 +84,17 @@ def _validate(
         )
         if imported.exit_code != 0:
             return Verdict(False, "does not import: " + _last_line(imported.output))
+    return None
 
+
+def _run_smoke_task(
+    client: docker.DockerClient,
+    image: str,
+    gateway: Gateway,
+    code_dir: Path,
+    context: CallContext,
+    limits: Limits,
+) -> Verdict:
     with tempfile.TemporaryDirectory(prefix="evo-smoke-") as empty:
         with run_agent(
             client,

