@@ -1,0 +1,1 @@
+"""Arithmetic expressions with variables, as typed into the calculator panel."""

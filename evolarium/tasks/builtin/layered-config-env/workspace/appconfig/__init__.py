@@ -1,0 +1,1 @@
+"""Application settings: built-in defaults overridden by a JSON settings file."""

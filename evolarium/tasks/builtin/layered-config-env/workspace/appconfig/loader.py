@@ -1,0 +1,47 @@
+"""Load the settings: defaults first, then the settings file on top."""
+
+import copy
+import json
+
+from appconfig.defaults import DEFAULTS
+from appconfig.schema import ConfigError, check_value, lookup_default
+
+
+def load_config(file_text: str | None = None) -> dict:
+    """Return the merged settings as a new nested dict.
+
+    ``file_text`` is the JSON text of the settings file, or None when there is none.
+    """
+    config = copy.deepcopy(DEFAULTS)
+    if file_text is not None:
+        _apply_file(config, file_text)
+    return config
+
+
+def _apply_file(config: dict, file_text: str) -> None:
+    try:
+        data = json.loads(file_text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"settings file: invalid JSON: {error}") from error
+    if not isinstance(data, dict):
+        raise ConfigError("settings file: expected a JSON object at the top level")
+    _apply_tree(config, data, [])
+
+
+def _apply_tree(config: dict, data: dict, prefix: list[str]) -> None:
+    for key, value in data.items():
+        keys = prefix + [key]
+        default = lookup_default(DEFAULTS, keys)
+        if isinstance(default, dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{'.'.join(keys)}: expected an object of settings")
+            _apply_tree(config, value, keys)
+        else:
+            _set(config, keys, check_value(".".join(keys), value, default))
+
+
+def _set(config: dict, keys: list[str], value: object) -> None:
+    node = config
+    for key in keys[:-1]:
+        node = node[key]
+    node[keys[-1]] = value

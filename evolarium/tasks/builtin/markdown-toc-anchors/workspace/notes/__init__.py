@@ -1,0 +1,1 @@
+"""Markdown notes: headings, anchors, HTML output and a table of contents."""

@@ -1,0 +1,1 @@
+"""Shopping cart pricing: quotes, checkout receipts and invoices."""

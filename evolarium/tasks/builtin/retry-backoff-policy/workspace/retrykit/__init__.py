@@ -1,0 +1,1 @@
+"""Retry flaky calls, waiting between attempts."""

@@ -1,0 +1,1 @@
+"""Meeting room bookings for a single day."""

@@ -1,0 +1,1 @@
+"""Sales exports: records, summaries and the text report."""

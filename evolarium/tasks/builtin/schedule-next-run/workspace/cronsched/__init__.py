@@ -1,0 +1,1 @@
+"""Cron-style schedules: parse "minute hour day month weekday" and find the next run."""

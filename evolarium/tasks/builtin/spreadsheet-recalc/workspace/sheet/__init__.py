@@ -1,0 +1,1 @@
+"""A small spreadsheet engine: cell references, formulas and recalculation."""

@@ -1,0 +1,1 @@
+"""Plain-text paragraph layout for fixed-width output."""

@@ -1,0 +1,1 @@
+"""A shop till: barcodes, the product catalog and customer baskets."""

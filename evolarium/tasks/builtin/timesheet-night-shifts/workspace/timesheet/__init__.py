@@ -1,0 +1,1 @@
+"""Clock times, shift lengths and weekly totals for hourly staff."""

@@ -1,0 +1,1 @@
+"""Timetables of a transit network and an earliest-arrival journey planner."""

@@ -1,0 +1,48 @@
+"""Timetable text: one trip per line, such as "R1 08:00 Alpha -> 08:10 Bravo -> 08:25 Charlie".
+
+Blank lines and lines starting with "#" are ignored. Times are on a 24-hour clock.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Connection:
+    """One hop of a trip, from one stop to the next, with times in minutes since midnight."""
+
+    depart: int
+    arrive: int
+    trip: str
+    route: str
+    from_stop: str
+    to_stop: str
+
+
+def parse_time(text: str) -> int:
+    hours, _, minutes = text.partition(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def parse_timetable(text: str) -> list[Connection]:
+    """Return the connections of every trip in ``text``.
+
+    Each line is one trip; its id is the route and the 1-based line number, such as "R1@3".
+    """
+    connections = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        route, _, rest = line.partition(" ")
+        calls = [_parse_call(part) for part in rest.split("->")]
+        if len(calls) < 2:
+            raise ValueError(f"line {number}: a trip needs at least two stops")
+        trip = f"{route}@{number}"
+        for (depart, from_stop), (arrive, to_stop) in zip(calls, calls[1:], strict=False):
+            connections.append(Connection(depart, arrive, trip, route, from_stop, to_stop))
+    return connections
+
+
+def _parse_call(part: str) -> tuple[int, str]:
+    time_text, _, stop = part.lstrip().partition(" ")
+    return parse_time(time_text), stop

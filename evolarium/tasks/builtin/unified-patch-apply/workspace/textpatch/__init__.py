@@ -1,0 +1,1 @@
+"""Line-based diffs of text files in the unified format."""
