@@ -4,6 +4,7 @@ import argparse
 import logging
 import signal
 import sys
+from pathlib import Path
 
 from rich.console import Console
 from rich.logging import RichHandler
@@ -20,6 +21,8 @@ errors = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() 
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+SKIP_INVALID_HELP = "log invalid tasks and go on with the valid ones, instead of stopping"
+CHECK_OUTPUT_LINES = 20
 
 
 def _interrupt(signum: int, _frame) -> None:
@@ -55,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     run = commands.add_parser("run", help="start an evolution run", formatter_class=defaults)
-    run.add_argument("--suite", default="builtin", help="builtin, humaneval, or a task directory")
+    run.add_argument(
+        "--suite", default="builtin", help="builtin, humaneval, exercism:PATH, or a task directory"
+    )
     run.add_argument("--tasks", type=int, default=None, help="use the first N tasks of the suite")
     run.add_argument("--generations", type=int, default=3, help="generations after the seed")
     run.add_argument("--children", type=int, default=1, help="children made per generation")
@@ -74,6 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=1, help="evaluations run at the same time")
     run.add_argument("--steps", type=int, default=3, help="step limit of each agent run")
     run.add_argument("--agent-timeout", type=float, default=300.0, help="seconds per agent run")
+    run.add_argument(
+        "--memory-mb", type=int, default=1024, help="memory limit of each sandbox, swap included"
+    )
+    run.add_argument(
+        "--workspace-mb", type=int, default=64, help="size of each sandbox's /workspace (tmpfs)"
+    )
+    run.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="run the suite's valid tasks and log the invalid ones instead of stopping",
+    )
     run.add_argument("--max-tokens", type=int, default=512, help="max tokens per model reply")
     run.add_argument("--seed", type=int, default=0, help="seed of the loop's random choices")
     run.set_defaults(handler=_run)
@@ -85,11 +101,35 @@ def build_parser() -> argparse.ArgumentParser:
     runs = commands.add_parser("runs", help="list runs")
     runs.set_defaults(handler=_runs)
 
+    archive = commands.add_parser("archive", help="maintain run archives")
+    archive_commands = archive.add_subparsers(title="archive commands", metavar="COMMAND")
+    migrate = archive_commands.add_parser(
+        "migrate", help="upgrade an archive written by an older evolarium to this schema"
+    )
+    migrate.add_argument("target", metavar="RUN_OR_PATH", help="run id, prefix, or archive.db path")
+    migrate.set_defaults(handler=_archive_migrate)
+
     tasks = commands.add_parser("tasks", help="work with task suites")
     task_commands = tasks.add_subparsers(title="task commands", metavar="COMMAND")
     task_list = task_commands.add_parser("list", help="list the tasks of a suite")
-    task_list.add_argument("--suite", default="builtin", help="builtin, humaneval, or a directory")
+    task_list.add_argument(
+        "--suite", default="builtin", help="builtin, humaneval, exercism:PATH, or a directory"
+    )
+    task_list.add_argument("--skip-invalid", action="store_true", help=SKIP_INVALID_HELP)
     task_list.set_defaults(handler=_tasks_list)
+    task_check = task_commands.add_parser(
+        "check",
+        help="check that each reference scores 1.0 and each starting workspace does not",
+        formatter_class=defaults,
+    )
+    task_check.add_argument(
+        "suite", metavar="SUITE_OR_DIR", help="builtin, humaneval, exercism:PATH, or a directory"
+    )
+    task_check.add_argument(
+        "--runs", type=int, default=3, help="times each reference is scored; all must score 1.0"
+    )
+    task_check.add_argument("--skip-invalid", action="store_true", help=SKIP_INVALID_HELP)
+    task_check.set_defaults(handler=_tasks_check)
 
     sandbox = commands.add_parser("sandbox", help="build and manage the sandbox")
     sandbox_commands = sandbox.add_subparsers(title="sandbox commands", metavar="COMMAND")
@@ -141,7 +181,12 @@ def _run(args: argparse.Namespace) -> int:
         agent_steps=args.steps,
         seed=args.seed,
         model=model,
-        agent_limits=Limits(timeout_s=args.agent_timeout),
+        agent_limits=Limits(
+            timeout_s=args.agent_timeout,
+            memory_mb=args.memory_mb,
+            workspace_mb=args.workspace_mb,
+        ),
+        skip_invalid=args.skip_invalid,
     )
     return start_evolution(config, console)
 
@@ -169,11 +214,16 @@ def _tree(args: argparse.Namespace) -> int:
 
 def _runs(_args: argparse.Namespace) -> int:
     from evolarium.archive import Archive
+    from evolarium.errors import ArchiveError
     from evolarium.paths import runs_dir
 
     table = Table("run", "status", "suite", "model", "agents", "evaluations")
     for path in sorted(runs_dir().glob("r*/archive.db")):
-        archive = Archive.open(path)
+        try:
+            archive = Archive.open(path)
+        except ArchiveError as error:
+            table.add_row(path.parent.name, escape(f"unreadable: {error}"), "", "", "", "")
+            continue
         for run in archive.runs():
             agents = archive.agents(run.id)
             table.add_row(
@@ -189,16 +239,92 @@ def _runs(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _archive_migrate(args: argparse.Namespace) -> int:
+    from evolarium.archive import Archive
+    from evolarium.archive.models import SCHEMA_VERSION
+    from evolarium.evolve.run import find_run
+
+    path = Path(args.target)
+    if not path.is_file():
+        _run_id, path = find_run(args.target)
+    before = Archive(f"sqlite:///{path}").schema_version()
+    archive = Archive.open(path, migrate=True)
+    archive.close()
+    if before == SCHEMA_VERSION:
+        console.print(f"{path} already has schema version {SCHEMA_VERSION}")
+    else:
+        console.print(f"migrated {path} from schema version {before} to {SCHEMA_VERSION}")
+    return 0
+
+
 def _tasks_list(args: argparse.Namespace) -> int:
     from evolarium.tasks import load_suite
 
-    suite = load_suite(args.suite)
-    table = Table("id", "title", "difficulty", "tags", title=f"suite {suite.name}")
+    suite = load_suite(args.suite, skip_invalid=args.skip_invalid)
+    table = Table("id", "title", "difficulty", "tags", title=f"suite {escape(suite.name)}")
     for task in suite.tasks:
-        table.add_row(task.id, task.title, task.difficulty, ", ".join(task.tags))
+        table.add_row(task.id, escape(task.title), task.difficulty, escape(", ".join(task.tags)))
     console.print(table)
-    console.print(f"{len(suite.tasks)} tasks")
+    skipped = f", {len(suite.invalid)} invalid tasks skipped" if suite.invalid else ""
+    console.print(f"{len(suite.tasks)} tasks{skipped}")
     return 0
+
+
+def _tasks_check(args: argparse.Namespace) -> int:
+    from evolarium.errors import ConfigError
+    from evolarium.sandbox import docker_client, require_image
+    from evolarium.tasks import load_suite
+    from evolarium.tasks.check import check_suite, docker_score_function
+
+    if args.runs < 1:
+        raise ConfigError(f"--runs {args.runs} is invalid; use 1 or more")
+    suite = load_suite(args.suite, skip_invalid=args.skip_invalid)
+    client = docker_client()
+    score = docker_score_function(client, require_image(client))
+
+    with console.status("checking tasks") as status:
+
+        def report(task, index: int) -> None:
+            status.update(f"checking {task.id} ({index + 1} of {len(suite.tasks)})")
+
+        results = check_suite(suite, score, args.runs, on_start=report)
+
+    _print_check_results(suite.name, results)
+    failed = [result for result in results if result.verdict != "ok"]
+    console.print(f"{len(results) - len(failed)} of {len(results)} tasks ok")
+    return 1 if failed else 0
+
+
+def _print_check_results(suite_name: str, results: list) -> None:
+    colors = {"ok": "green", "flaky": "yellow"}
+    table = Table(
+        "task",
+        "schema",
+        "reference runs",
+        "start score",
+        "verdict",
+        "detail",
+        title=f"check of suite {escape(suite_name)}",
+    )
+    for result in results:
+        start = "-" if result.start_score is None else f"{result.start_score:.2f}"
+        runs = "-" if result.schema_error else f"{result.reference_passes}/{result.runs}"
+        color = colors.get(result.verdict, "bold red")
+        table.add_row(
+            escape(result.task_id),
+            "invalid" if result.schema_error else "ok",
+            runs,
+            start,
+            f"[{color}]{result.verdict}[/]",
+            escape(result.detail),
+        )
+    console.print(table)
+
+    for result in results:
+        if result.output.strip():
+            tail = "\n".join(result.output.strip().splitlines()[-CHECK_OUTPUT_LINES:])
+            console.print(f"[bold]{escape(result.task_id)}[/]: the last lines of the test output")
+            console.print(escape(tail), highlight=False)
 
 
 def _sandbox_build(args: argparse.Namespace) -> int:

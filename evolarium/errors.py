@@ -13,6 +13,10 @@ class DockerUnavailableError(EvolariumError):
     """No Docker daemon responds, or the sandbox image is missing."""
 
 
+class HostError(EvolariumError):
+    """The host machine cannot go on: its disk is full, for example."""
+
+
 class TaskError(EvolariumError):
     """A task or suite on disk is invalid."""
 

@@ -5,7 +5,8 @@ import sqlite3
 
 import pytest
 
-from evolarium.archive import Agent, Archive, Run
+from evolarium.archive import Agent, Archive, Evaluation, Run
+from evolarium.archive.models import SCHEMA_VERSION
 from evolarium.archive.scores import frontier, mean_scores
 from evolarium.archive.snapshot import hash_dir, pack_dir, unpack
 from evolarium.errors import ArchiveError
@@ -76,6 +77,58 @@ def test_archive_schema_mismatch(tmp_path):
     connection.commit()
     with pytest.raises(ArchiveError, match="schema version 99"):
         Archive.open(tmp_path / "run" / "archive.db")
+
+
+def make_schema_1_archive(tmp_path):
+    """An archive as the first release wrote it: schema 1, no tampering column, one row."""
+    archive = make_archive(tmp_path)
+    archive.add(Agent(id="a0", run_id="r1", operator="seed", generation=0, code_hash="h"))
+    archive.close()
+    path = tmp_path / "run" / "archive.db"
+    connection = sqlite3.connect(path)
+    connection.execute("ALTER TABLE evaluation DROP COLUMN tampering")
+    connection.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    connection.commit()
+    connection.close()
+    return path
+
+
+def test_archive_old_schema_refused_by_readers(tmp_path):
+    path = make_schema_1_archive(tmp_path)
+    before = path.read_bytes()
+    with pytest.raises(ArchiveError, match="evolarium archive migrate"):
+        Archive.open(path)
+    assert path.read_bytes() == before
+
+
+def test_archive_migrates_schema_1(tmp_path):
+    path = make_schema_1_archive(tmp_path)
+    archive = Archive.open(path, migrate=True)
+    assert archive.schema_version() == SCHEMA_VERSION
+    assert [agent.id for agent in archive.agents("r1")] == ["a0"]
+    archive.add(
+        Evaluation(
+            id="e1",
+            run_id="r1",
+            agent_id="a0",
+            task_id="t",
+            stage="full",
+            score=0.0,
+            resolved=False,
+            outcome="tampering",
+            tests_passed=0,
+            tests_total=1,
+            duration_s=0.1,
+            calls=0,
+            tokens=0,
+            transcript="",
+            test_output="",
+            tampering="conftest.py: added a conftest.py",
+        )
+    )
+    archive.close()
+    reopened = Archive.open(path)
+    assert reopened.evaluations("r1")[0].tampering == "conftest.py: added a conftest.py"
 
 
 def test_archive_open_missing_file(tmp_path):

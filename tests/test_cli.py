@@ -62,9 +62,24 @@ def test_cli_docker_not_running():
 
 
 @pytest.mark.docker
-def test_cli_image_missing(docker_client):
+def test_cli_image_override_missing(docker_client):
     result = evolarium("run", env={"EVOLARIUM_SANDBOX_IMAGE": "evolarium-sandbox:missing"})
-    assert_one_line_error(result, "evolarium-sandbox:missing", "evolarium sandbox build")
+    assert_one_line_error(result, "EVOLARIUM_SANDBOX_IMAGE=evolarium-sandbox:missing", "unset")
+
+
+@pytest.mark.docker
+def test_image_outdated_names_rebuild(docker_client, sandbox_image, monkeypatch):
+    from evolarium.errors import DockerUnavailableError
+    from evolarium.sandbox import image
+
+    # The inputs changed since the image was built: its tag no longer matches.
+    monkeypatch.setattr(image, "image_tag", lambda: "evolarium-sandbox:000000000000")
+    with pytest.raises(DockerUnavailableError) as raised:
+        image.require_image(docker_client)
+    message = str(raised.value)
+    assert "evolarium-sandbox:000000000000 is missing" in message
+    assert f"{sandbox_image} is outdated" in message
+    assert "evolarium sandbox build" in message
 
 
 def test_cli_task_without_hidden_tests(tmp_path: Path):
@@ -124,4 +139,49 @@ def test_cli_sandbox_doctor(docker_client, sandbox_image):
     result = evolarium("sandbox", "doctor")
     assert result.returncode == 0, result.stdout + result.stderr
     assert sandbox_image in result.stdout
-    assert "all 11 attacks were blocked" in result.stdout
+    assert "all 13 attacks were blocked" in result.stdout
+
+
+def old_archive(home: Path) -> Path:
+    """Write a schema-1 archive for run r-old under ``home``, as the first release did."""
+    import sqlite3
+
+    from evolarium.archive import Archive, Run
+
+    path = home / "runs" / "r-old" / "archive.db"
+    archive = Archive.create(path)
+    archive.add(Run(id="r-old", suite="builtin", model="m", selection="random", config_json="{}"))
+    archive.close()
+    connection = sqlite3.connect(path)
+    connection.execute("ALTER TABLE evaluation DROP COLUMN tampering")
+    connection.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    connection.commit()
+    connection.close()
+    return path
+
+
+def test_cli_old_archive_needs_migrate(evolarium_home: Path):
+    old_archive(evolarium_home)
+    assert_one_line_error(evolarium("tree", "r-old"), "schema version 1", "archive migrate")
+
+    listed = evolarium("runs")
+    assert listed.returncode == 0, listed.stderr
+    assert "unreadable" in listed.stdout
+
+    migrated = evolarium("archive", "migrate", "r-old")
+    assert migrated.returncode == 0, migrated.stderr
+    assert "from schema version 1 to 2" in migrated.stdout
+    assert evolarium("tree", "r-old").returncode == 0
+
+
+def test_cli_workspace_over_tmpfs_cap(tmp_path: Path):
+    task = tmp_path / "big-task"
+    (task / "workspace").mkdir(parents=True)
+    (task / "tests").mkdir()
+    (task / "task.toml").write_text('id = "big-task"\ntitle = "Big"\n[test]\ncommand = "pytest"\n')
+    (task / "prompt.md").write_text("Fix it.\n")
+    (task / "workspace" / "data.bin").write_bytes(b"\0" * (2 * 1024 * 1024))
+    (task / "tests" / "test_big.py").write_text("def test_big():\n    assert True\n")
+
+    result = evolarium("run", "--suite", str(task), "--workspace-mb", "1")
+    assert_one_line_error(result, str(task / "workspace"), "--workspace-mb")

@@ -173,36 +173,3 @@ def test_evolution_embedded_model(docker_client, sandbox_image):
     assert all(call.model == "local/smollm2" for call in calls)
     assert sum(call.completion_tokens for call in sandbox_calls) > 0
     assert evolarium_containers(docker_client, run_id) == []
-
-
-def test_evolution_sigterm_removes_containers(docker_client, sandbox_image, evolarium_home):
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    def slow_reply(_request: dict) -> str:
-        time.sleep(2)
-        return "no code"
-
-    with FakeProvider([slow_reply] * 50) as fake:
-        command = [sys.executable, "-m", "evolarium.cli", "run", "--tasks", "1"]
-        command += ["--model", "openai/fake", "--api-base", fake.url]
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        runs = evolarium_home / "runs"
-        deadline = time.monotonic() + 180
-        while not (runs.is_dir() and any(runs.iterdir())) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        run_dirs = list(runs.iterdir())
-        assert len(run_dirs) == 1
-        run_id = run_dirs[0].name
-        while not evolarium_containers(docker_client, run_id) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert evolarium_containers(docker_client, run_id), "no sandbox started"
-        process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=120)
-
-    assert process.returncode == 130, output
-    assert evolarium_containers(docker_client, run_id) == []
-    archive = Archive.open(run_dirs[0] / "archive.db")
-    assert archive.run(run_id).status == "stopped"

@@ -122,3 +122,65 @@ def test_scoring_tampering_scores_zero(docker_client, sandbox_image, humaneval, 
     score = score_workspace(docker_client, sandbox_image, task, workspace, run_id=RUN_ID)
     assert score.score == 0.0, score.output
     assert not score.resolved
+
+
+SHELL_TASK = """\
+id = "shell-greet"
+title = "Greeting script"
+language = "shell"
+
+[test]
+command = "sh $EVOLARIUM_TESTS/run.sh"
+"""
+
+# Writes one JUnit test case per check, so the score counts checks, not just the exit status.
+JUNIT_RUNNER = """\
+out=$(sh greet.sh World)
+pass() { printf '<testcase classname="greet" name="%s"/>' "$1"; }
+fail() { printf '<testcase classname="greet" name="%s"><failure/></testcase>' "$1"; }
+{
+  echo '<testsuites><testsuite name="greet">'
+  [ "$out" = "Hello, World!" ] && pass greeting || fail greeting
+  [ "$(sh greet.sh)" = "Hello, !" ] && pass empty-name || fail empty-name
+  grep -q '^#!/bin/sh' greet.sh && pass shebang || fail shebang
+  echo '</testsuite></testsuites>'
+} > "$EVOLARIUM_JUNIT_XML"
+"""
+
+
+def shell_task(root: Path, runner: str, expected: int | None = None) -> Task:
+    from evolarium.tasks.task import load_task
+
+    (root / "workspace").mkdir(parents=True)
+    (root / "tests").mkdir()
+    (root / "reference").mkdir()
+    toml = SHELL_TASK + (f"expected_tests = {expected}\n" if expected else "")
+    (root / "task.toml").write_text(toml)
+    (root / "prompt.md").write_text("Make greet.sh print a greeting.\n")
+    (root / "workspace" / "greet.sh").write_text('#!/bin/sh\necho "Hi $1"\n')
+    (root / "reference" / "greet.sh").write_text('#!/bin/sh\necho "Hello, $1!"\n')
+    (root / "tests" / "run.sh").write_text(runner)
+    return load_task(root)
+
+
+def test_shell_task_scored_by_exit_status(docker_client, sandbox_image, tmp_path):
+    runner = 'test "$(sh greet.sh World)" = "Hello, World!"\n'
+    task = shell_task(tmp_path / "task", runner)
+
+    start = score_workspace(docker_client, sandbox_image, task, task.workspace, run_id=RUN_ID)
+    assert (start.score, start.outcome) == (0.0, "ok")
+    solved_dir = reference_workspace(task, tmp_path / "ws")
+    solved = score_workspace(docker_client, sandbox_image, task, solved_dir, run_id=RUN_ID)
+    assert (solved.score, solved.resolved, solved.outcome) == (1.0, True, "ok")
+
+
+def test_shell_task_scored_by_its_junit(docker_client, sandbox_image, tmp_path):
+    task = shell_task(tmp_path / "task", JUNIT_RUNNER, expected=3)
+
+    # The starting script has the shebang but greets the wrong way.
+    start = score_workspace(docker_client, sandbox_image, task, task.workspace, run_id=RUN_ID)
+    assert start.outcome == "ok", start.output
+    assert (start.passed, start.total, start.resolved) == (1, 3, False)
+    solved_dir = reference_workspace(task, tmp_path / "ws")
+    solved = score_workspace(docker_client, sandbox_image, task, solved_dir, run_id=RUN_ID)
+    assert (solved.passed, solved.total, solved.resolved) == (3, 3, True)

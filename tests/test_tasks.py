@@ -112,7 +112,12 @@ def test_humaneval_suite_has_164_tasks():
 
 def test_builtin_suite_has_enough_tasks():
     suite = load_suite("builtin")
-    assert len(suite.tasks) >= 12
+    assert len(suite.tasks) >= 30
+    tiers = [task.difficulty for task in suite.tasks]
+    for tier in ("easy", "medium", "hard"):
+        assert tiers.count(tier) >= 8, tier
+    multi_file = [task for task in suite.tasks if "multi-file" in task.tags]
+    assert len(multi_file) > len(suite.tasks) // 2
     for task in suite.tasks:
         assert task.reference is not None, task.id
         assert task.expected_tests, task.id
@@ -145,6 +150,9 @@ def test_load_task_invalid_top_level_values(tmp_path, line, message):
         (VALID_TOML.replace("expected_tests = 1", "expected_tests = 0"), "expected_tests"),
         (VALID_TOML + '[timeouts]\nagent_seconds = "lots"\n', "agent_seconds"),
         (VALID_TOML + "[timeouts]\ntest_seconds = -5\n", "test_seconds"),
+        (VALID_TOML.replace('command = "pytest"', "command = 3"), "command must be a string"),
+        (VALID_TOML.replace('command = "pytest"\n', ""), "command is missing"),
+        (VALID_TOML.replace('language = "python"', 'language = "Py thon"'), "language"),
     ],
 )
 def test_load_task_invalid_table_values(tmp_path, toml, message):
@@ -158,3 +166,17 @@ def test_load_task_non_utf8_prompt(tmp_path):
     (root / "prompt.md").write_bytes(b"\xff\xfe broken")
     with pytest.raises(TaskError, match="not valid UTF-8"):
         load_task(root)
+
+
+def test_load_task_shell_command(tmp_path):
+    toml = VALID_TOML.replace('language = "python"', 'language = "shell"')
+    toml = toml.replace('command = "pytest"', 'command = "sh $EVOLARIUM_TESTS/run.sh"')
+    root = make_task(tmp_path / "demo", toml, tests=False)
+    with pytest.raises(TaskError, match="has no hidden tests"):
+        load_task(root)
+
+    (root / "tests").mkdir()
+    (root / "tests" / "run.sh").write_text("test -f demo.py\n")
+    task = load_task(root)
+    assert task.language == "shell"
+    assert task.test_command == "sh $EVOLARIUM_TESTS/run.sh"

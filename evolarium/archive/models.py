@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def utcnow() -> datetime:
@@ -79,8 +79,9 @@ class Evaluation(SQLModel, table=True):
     resolved: bool
     outcome: str
     """The end state of the evaluation: the agent run's outcome (ok | exit_error | timeout |
-    output_limit | oom), or the scoring outcome when scoring failed (collection_error,
-    test_timeout, harness_error, inconsistent_results, sandbox_error)."""
+    oom | pids | disk | output_limit), or the scoring outcome when scoring did not end ok
+    (tampering, collection_error, test_timeout, oom, pids, disk, output_limit, harness_error,
+    inconsistent_results, sandbox_error)."""
     tests_passed: int
     tests_total: int
     duration_s: float
@@ -90,6 +91,8 @@ class Evaluation(SQLModel, table=True):
     test_output: str
     workspace_hash: str | None = None
     """Hash of the final workspace, stored as a code snapshot."""
+    tampering: str | None = None
+    """What the scorer found when the final workspace tried to game it (schema 2)."""
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -30,9 +30,10 @@ def hash_dir(root: Path) -> str:
     """Return the content hash (sha256 hex) of a directory tree."""
     digest = hashlib.sha256()
     for path in _files(root):
-        relative = path.relative_to(root).as_posix()
+        # fsencode keeps names that are not valid UTF-8 as their original bytes.
+        relative = os.fsencode(path.relative_to(root).as_posix())
         executable = os.access(path, os.X_OK)
-        digest.update(f"{relative}\0{int(executable)}\0".encode())
+        digest.update(relative + f"\0{int(executable)}\0".encode())
         data = path.read_bytes()
         digest.update(f"{len(data)}\0".encode())
         digest.update(data)

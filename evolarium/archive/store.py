@@ -17,6 +17,7 @@ from sqlalchemy import event, func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine, select
 
+from evolarium.archive import migrations
 from evolarium.archive.models import (
     SCHEMA_VERSION,
     Agent,
@@ -67,21 +68,36 @@ class Archive:
         return archive
 
     @classmethod
-    def open(cls, path: Path) -> "Archive":
-        """Open an existing SQLite archive file and check its schema version."""
+    def open(cls, path: Path, *, migrate: bool = False) -> "Archive":
+        """Open an existing SQLite archive file and check its schema version.
+
+        With ``migrate``, an archive of an older schema is upgraded in place;
+        without it, such an archive is refused with the command that upgrades it.
+        """
         if not path.is_file():
             raise ArchiveError(f"archive file not found: {path}")
         archive = cls(f"sqlite:///{path}")
+        version = archive.schema_version()
+        if migrate and version is not None and version < SCHEMA_VERSION:
+            migrations.migrate(archive.engine, version, SCHEMA_VERSION)
         archive.check_schema()
         return archive
 
-    def check_schema(self) -> None:
+    def schema_version(self) -> int | None:
         try:
             with Session(self.engine) as session:
                 meta = session.get(Meta, "schema_version")
         except Exception as error:  # sqlalchemy raises many types for a bad file
             raise ArchiveError(f"cannot read archive {self.url}: {error}") from error
-        version = int(meta.value) if meta else None
+        return int(meta.value) if meta else None
+
+    def check_schema(self) -> None:
+        version = self.schema_version()
+        if version is not None and version < SCHEMA_VERSION:
+            raise ArchiveError(
+                f"archive {self.url} has schema version {version}, this evolarium reads "
+                f"version {SCHEMA_VERSION}; upgrade it with: evolarium archive migrate PATH"
+            )
         if version != SCHEMA_VERSION:
             raise ArchiveError(
                 f"archive {self.url} has schema version {version}, this evolarium reads "

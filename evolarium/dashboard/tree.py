@@ -17,6 +17,9 @@ def lineage_tree(archive: Archive, run_id: str) -> Tree:
     task_ids = sorted({task for scores in table.values() for task in scores})
     means = mean_scores(table, task_ids)
     on_frontier = set(frontier(table, task_ids))
+    tampered = {
+        evaluation.agent_id for evaluation in archive.evaluations(run_id) if evaluation.tampering
+    }
 
     root = Tree(Text(f"run {run.id}  suite {run.suite}  model {run.model}", style="bold"))
     children: dict[str | None, list[Agent]] = {}
@@ -24,7 +27,7 @@ def lineage_tree(archive: Archive, run_id: str) -> Tree:
         children.setdefault(agent.parent_id, []).append(agent)
 
     def add(node: Tree, agent: Agent) -> None:
-        branch = node.add(_label(agent, means, table, on_frontier))
+        branch = node.add(_label(agent, means, table, on_frontier, tampered))
         for child in children.get(agent.id, []):
             add(branch, child)
 
@@ -33,7 +36,9 @@ def lineage_tree(archive: Archive, run_id: str) -> Tree:
     return root
 
 
-def _label(agent: Agent, means: dict, table: dict, on_frontier: set[str]) -> Text:
+def _label(
+    agent: Agent, means: dict, table: dict, on_frontier: set[str], tampered: set[str]
+) -> Text:
     label = Text(f"{agent.id}", style="bold")
     label.append(f"  gen {agent.generation}  {agent.operator}  ")
     label.append(agent.status, style=STATUS_STYLES.get(agent.status, ""))
@@ -42,6 +47,8 @@ def _label(agent: Agent, means: dict, table: dict, on_frontier: set[str]) -> Tex
         label.append(f"  score {means[agent.id]:.2f} on {evaluated} tasks")
     if agent.id in on_frontier:
         label.append("  frontier", style="cyan")
+    if agent.id in tampered:
+        label.append("  tampering", style="bold red")
     if agent.status == "invalid" and agent.reason:
         label.append(f"  ({agent.reason[:200]})", style="dim")
     return label

@@ -19,6 +19,12 @@ INTEGER_FIELDS = {
     "agent_steps": ("--steps", 1),
 }
 
+# Sandbox limits set on the command line, and their smallest workable values.
+LIMIT_FIELDS = {
+    "memory_mb": ("--memory-mb", 128),
+    "workspace_mb": ("--workspace-mb", 1),
+}
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -42,6 +48,8 @@ class RunConfig:
     seed: int = 0
     model: ModelConfig = field(default_factory=ModelConfig)
     agent_limits: Limits = field(default_factory=Limits)
+    skip_invalid: bool = False
+    """Run the valid tasks of a suite and log the invalid ones, instead of stopping."""
 
     def __post_init__(self) -> None:
         if self.selection not in SELECTIONS:
@@ -72,6 +80,10 @@ class RunConfig:
                 "--agent-timeout must be a number of seconds above 0, "
                 f"got {self.agent_limits.timeout_s}"
             )
+        for name, (option, minimum) in LIMIT_FIELDS.items():
+            value = getattr(self.agent_limits, name)
+            if type(value) is not int or value < minimum:
+                raise ConfigError(f"{option} must be at least {minimum}, got {value!r}")
 
     def to_dict(self) -> dict:
         data = asdict(self)

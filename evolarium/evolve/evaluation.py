@@ -1,5 +1,6 @@
 """Evaluation: an agent run on one task, then scored by hidden tests in a fresh sandbox."""
 
+import errno
 import logging
 import time
 import uuid
@@ -7,9 +8,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import docker
+import docker.errors
 
 from evolarium.archive import Archive, Evaluation
 from evolarium.archive.snapshot import pack_dir
+from evolarium.errors import DockerUnavailableError, HostError
 from evolarium.evolve.rollout import run_agent
 from evolarium.llm.gateway import CallContext, Gateway
 from evolarium.sandbox import Limits, SandboxError
@@ -17,6 +20,9 @@ from evolarium.tasks.scorer import score_workspace
 from evolarium.tasks.task import Task
 
 log = logging.getLogger(__name__)
+
+# Agent outcomes that explain a failed score better than the scoring outcome does.
+AGENT_LIMITS = {"timeout", "oom", "pids", "disk", "output_limit"}
 
 
 @dataclass
@@ -47,15 +53,37 @@ class Evaluator:
                 evaluation_id, agent_id, agent_dir, task, stage, context, limits
             )
         except (SandboxError, OSError) as error:
-            # OSError covers staging failures on the host, such as a full disk.
+            self._check_host(error)
             log.warning("evaluation of %s on %s failed: %s", agent_id, task.id, error)
             row = _failed(evaluation_id, self.run_id, agent_id, task.id, stage, str(error))
+        if row.outcome == "sandbox_error":
+            self._check_host(None)
         row.duration_s = time.monotonic() - started
         calls, tokens = self.archive.evaluation_call_totals(evaluation_id)
         row.calls = calls
         row.tokens = tokens
         self.archive.add(row)
         return row
+
+    def _check_host(self, error: Exception | None) -> None:
+        """Stop the run, storing nothing more, when the host rather than the agent failed.
+
+        A full disk or a Docker daemon that stopped answering would otherwise
+        score every later evaluation 0 and mislead the search.
+        """
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            raise HostError(
+                f"the host disk is full ({error}); free space and start the run again; "
+                f"the evaluations stored so far are kept"
+            ) from error
+        try:
+            self.client.ping()
+        except (OSError, docker.errors.DockerException) as lost:
+            raise DockerUnavailableError(
+                f"the Docker daemon stopped answering during the run ({lost.__class__.__name__});"
+                f" start it again (scripts/setup.sh does) and start the run again; the "
+                f"evaluations stored so far are kept"
+            ) from error
 
     def _run_and_score(
         self,
@@ -81,7 +109,13 @@ class Evaluator:
             workspace_hash, data = pack_dir(rollout.workspace)
             self.archive.store_snapshot(workspace_hash, data)
             score = score_workspace(
-                self.client, self.image, task, rollout.workspace, run_id=self.run_id
+                self.client,
+                self.image,
+                task,
+                rollout.workspace,
+                run_id=self.run_id,
+                limits=replace(self.limits, timeout_s=task.test_timeout_s),
+                evaluation_id=evaluation_id,
             )
         return Evaluation(
             id=evaluation_id,
@@ -91,7 +125,7 @@ class Evaluator:
             stage=stage,
             score=score.score,
             resolved=score.resolved,
-            outcome=rollout.result.outcome if score.outcome == "ok" else score.outcome,
+            outcome=_outcome(rollout.result.outcome, score.outcome),
             tests_passed=score.passed,
             tests_total=score.total,
             duration_s=0.0,
@@ -100,7 +134,15 @@ class Evaluator:
             transcript=rollout.result.output,
             test_output=score.output,
             workspace_hash=workspace_hash,
+            tampering=score.tampering,
         )
+
+
+def _outcome(agent: str, scoring: str) -> str:
+    """Name an evaluation's end: a limit the agent hit comes first, except tampering."""
+    if scoring == "tampering" or agent not in AGENT_LIMITS:
+        return agent if scoring == "ok" else scoring
+    return agent
 
 
 def _with_timeout(limits: Limits, timeout_s: float) -> Limits:

@@ -28,6 +28,7 @@ from evolarium.evolve.selection import Candidate, make_selection
 from evolarium.evolve.validation import validate_child
 from evolarium.llm.gateway import CallContext, Gateway
 from evolarium.sandbox import SandboxError
+from evolarium.tasks.check import is_flaky
 from evolarium.tasks.task import Task
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,9 @@ class Evolution:
         self.gateway = gateway
         self.tasks = tasks
         self.task_ids = [task.id for task in tasks]
+        # A task whose reference passes only sometimes (see `evolarium tasks check`) cannot
+        # make an agent a Pareto winner.
+        self.pareto_task_ids = [task.id for task in tasks if not is_flaky(task)]
         self.rng = random.Random(config.seed)
         self.selection = make_selection(config.selection)
         self.workdir = run_dir / "work"
@@ -299,7 +303,7 @@ class Evolution:
             invalid=sum(1 for a in agents if a.status == "invalid"),
             best_score=means.get(best_agent, 0.0) if best_agent else 0.0,
             best_agent=best_agent,
-            frontier_size=len(frontier(table, self.task_ids)),
+            frontier_size=len(frontier(table, self.pareto_task_ids)),
             calls=calls,
             tokens=tokens,
         )

@@ -77,6 +77,8 @@ def self_prompt(failures: list[Evaluation]) -> str:
             score=evaluation.score,
             outcome=evaluation.outcome,
             transcript=evaluation.transcript[-TAIL_CHARS:].strip() or "(empty)",
+            # NOTE: pytest's short tracebacks quote failing lines of the hidden tests, so
+            # the operator, and through it the child's code, can learn them over generations.
             tests=evaluation.test_output[-TAIL_CHARS:].strip() or "(empty)",
         )
         for evaluation in failures[:FAILURES_IN_PROMPT]

@@ -1,11 +1,10 @@
 """Run an agent on a prompt and a workspace inside a sandbox."""
 
 import logging
-import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import docker
@@ -14,11 +13,13 @@ from evolarium.agents import contract
 from evolarium.archive.snapshot import IGNORED_NAMES, IGNORED_SUFFIXES
 from evolarium.llm.gateway import CallContext, Gateway
 from evolarium.sandbox import ExecResult, Limits, Mount, open_sandbox
-from evolarium.sandbox.staging import share_read_only
+from evolarium.sandbox.container import DirectoryTooLarge
+from evolarium.sandbox.staging import copy_inside, share_read_only
 
 log = logging.getLogger(__name__)
 
 TRANSCRIPT_MAX_CHARS = 64 * 1024
+MB = 1024 * 1024
 
 
 @dataclass
@@ -51,7 +52,7 @@ def run_agent(
     """
     with tempfile.TemporaryDirectory(prefix="evo-") as staging_dir:
         staging = Path(staging_dir)
-        _stage(staging, agent_dir, prompt, workspace)
+        _stage(staging, agent_dir, prompt, workspace, limits)
         socket_path = staging / "gw" / contract.SOCKET_NAME
 
         with gateway.serve(socket_path, context):
@@ -73,6 +74,7 @@ def run_agent(
                 purpose=purpose,
                 mounts=mounts,
                 limits=limits,
+                evaluation_id=context.evaluation_id or "none",
             ) as sandbox:
                 sandbox.copy_in("/input/workspace", contract.WORKSPACE_DIR)
                 result = sandbox.exec(
@@ -81,18 +83,25 @@ def run_agent(
                     output_bytes=TRANSCRIPT_MAX_CHARS,
                 )
                 final = staging / "final"
-                sandbox.copy_out(
-                    contract.WORKSPACE_DIR, final, max_bytes=limits.workspace_mb * 1024 * 1024 * 2
-                )
+                try:
+                    sandbox.copy_out(
+                        contract.WORKSPACE_DIR, final, max_bytes=limits.workspace_mb * MB * 2
+                    )
+                except DirectoryTooLarge as error:
+                    # A sparse file can look far larger than the tmpfs that holds it.
+                    log.info("final workspace not copied: %s", error)
+                    final.mkdir(exist_ok=True)
+                    result = replace(result, outcome="disk", output=f"{result.output}\n{error}")
 
         yield Rollout(result=result, workspace=final)
 
 
-def _stage(staging: Path, agent_dir: Path, prompt: str, workspace: Path) -> None:
-    shutil.copytree(agent_dir, staging / "agent", symlinks=False, ignore=_ignore_caches)
+def _stage(staging: Path, agent_dir: Path, prompt: str, workspace: Path, limits: Limits) -> None:
+    max_bytes = limits.workspace_mb * 1024 * 1024
+    copy_inside(agent_dir, staging / "agent", max_bytes=max_bytes, ignore=_ignore_caches)
     (staging / "task").mkdir()
     (staging / "task" / contract.PROMPT_FILE).write_text(prompt, encoding="utf-8")
-    shutil.copytree(workspace, staging / "input", symlinks=False, ignore=_ignore_caches)
+    copy_inside(workspace, staging / "input", max_bytes=max_bytes, ignore=_ignore_caches)
     share_read_only(staging)
 
 

@@ -4,6 +4,7 @@ import logging
 import socket
 from urllib.parse import urlsplit
 
+from docker.errors import DockerException
 from rich.console import Console
 
 from evolarium.agents.contract import seed_agent_dir
@@ -17,7 +18,9 @@ from evolarium.llm.recording import archive_recorder
 from evolarium.llm.router import Router
 from evolarium.sandbox import docker_client, require_image
 from evolarium.sandbox.reaper import remove_containers, remove_orphans
+from evolarium.sandbox.staging import check_tree
 from evolarium.tasks import load_suite
+from evolarium.tasks.scorer import close_scoring_pools
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +39,26 @@ def check_reachable(api_base: str) -> None:
         ) from error
 
 
+def _remove_sandboxes(client, run_id: str) -> None:
+    """Remove the run's containers; if the daemon is gone, leave that to the next start."""
+    try:
+        close_scoring_pools(run_id)
+        remove_containers(client, run_id)
+    except (OSError, DockerException) as error:
+        log.warning("cannot remove the sandboxes of run %s now: %s", run_id, error)
+
+
 def start_evolution(config: RunConfig, console: Console) -> int:
     """Check every input, run the loop, and print the run id and archive path."""
-    suite = load_suite(config.suite)
+    suite = load_suite(config.suite, skip_invalid=config.skip_invalid)
     if config.tasks is not None and config.tasks > len(suite.tasks):
         raise TaskError(
             f"--tasks {config.tasks} is more than the {len(suite.tasks)} tasks in suite "
             f"{suite.name}; use at most {len(suite.tasks)}"
         )
     tasks = list(suite.tasks[: config.tasks] if config.tasks else suite.tasks)
+    for task in tasks:
+        check_tree(task.workspace, max_bytes=config.agent_limits.workspace_mb * 1024 * 1024)
     router = Router(config.model)
     router.check()
     if config.model.api_base:
@@ -81,7 +95,7 @@ def start_evolution(config: RunConfig, console: Console) -> int:
     finally:
         printer.stop()
         archive.update_run(run_id, status=status, pid=None)
-        remove_containers(client, run_id)
+        _remove_sandboxes(client, run_id)
         console.print(f"run {run_id} {status}; archive: {run_dir / 'archive.db'}")
         archive.close()
 

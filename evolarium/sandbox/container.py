@@ -25,19 +25,23 @@ import docker.errors
 
 from evolarium.errors import EvolariumError
 from evolarium.sandbox.profile import (
+    EVALUATION_LABEL,
     MANAGED_LABEL,
     PID_LABEL,
     PURPOSE_LABEL,
     RUN_LABEL,
+    SANDBOX_UID,
     Limits,
     hardening,
 )
 
 log = logging.getLogger(__name__)
 
-SANDBOX_UID = 1000
-# Seconds the container outlives the longest command it may run.
-DEADLINE_GRACE_S = 60
+SANDBOX_USER = f"{SANDBOX_UID}:{SANDBOX_UID}"
+# A container lives for this many of its command timeouts, plus a grace period for
+# copies in and out of between 10 and 60 seconds (the timeout itself, within those bounds).
+DEADLINE_TIMEOUTS = 3
+GRACE_BOUNDS_S = (10, 60)
 # Bytes of a copied-out directory held in memory before spooling to disk.
 SPOOL_BYTES = 8 * 1024 * 1024
 # Seconds between SIGTERM and SIGKILL when a command reaches its timeout.
@@ -46,6 +50,10 @@ KILL_AFTER_S = 5
 
 class SandboxError(EvolariumError):
     """The sandbox could not run a command (Docker failed, or the container died)."""
+
+
+class DirectoryTooLarge(SandboxError):
+    """A directory to copy out of a sandbox is larger than the limit; the agent's doing."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +72,7 @@ class ExecResult:
     exit_code: int | None
     output: str
     outcome: str
-    """ok | exit_error | timeout | output_limit | oom"""
+    """ok | exit_error | timeout | oom | pids | disk | output_limit"""
     duration_s: float
     output_bytes: int = 0
     truncated: bool = False
@@ -106,7 +114,11 @@ class Sandbox:
         started = time.monotonic()
         try:
             exec_id = api.exec_create(
-                self.container.id, wrapped, environment=env or {}, workdir=workdir
+                self.container.id,
+                wrapped,
+                environment=env or {},
+                workdir=workdir,
+                user=SANDBOX_USER,
             )["Id"]
             stream = api.exec_start(exec_id, stream=True, demux=False)
         except docker.errors.APIError as error:
@@ -125,14 +137,40 @@ class Sandbox:
 
         exit_code = None if self._killed.is_set() else api.exec_inspect(exec_id)["ExitCode"]
         outcome = _outcome(exit_code, total > cap, self._killed.is_set(), duration >= timeout)
+        if outcome in ("exit_error", "oom", "timeout") and not self._killed.is_set():
+            # A limit hit on the way names the cause better: a fork bomb that spins on
+            # failed forks ends in a timeout, but its outcome is pids.
+            outcome = self.limit_hit() or outcome
         return ExecResult(
             exit_code=exit_code,
-            output=kept.decode("utf-8", errors="replace"),
+            output=printable(kept),
             outcome=outcome,
             duration_s=duration,
             output_bytes=total,
             truncated=total > cap,
         )
+
+    def limit_hit(self) -> str | None:
+        """Return ``oom``, ``pids`` or ``disk`` if the container reached that limit so far."""
+        result = self._run_quietly(["sh", "-c", LIMITS_PROBE])
+        if result is None:
+            return None
+        values = dict(line.split("=", 1) for line in result.splitlines() if "=" in line)
+        if values.get("oom_kill", "0").strip() not in ("", "0"):
+            return "oom"
+        if values.get("pids_max", "0").strip() not in ("", "0"):
+            return "pids"
+        if any(values.get(key, "1").strip() == "0" for key in ("workspace_free", "tmp_free")):
+            return "disk"
+        return None
+
+    def _run_quietly(self, command: list[str]) -> str | None:
+        api = self.container.client.api
+        try:
+            exec_id = api.exec_create(self.container.id, command, user=SANDBOX_USER)["Id"]
+            return api.exec_start(exec_id).decode("utf-8", errors="replace")
+        except docker.errors.APIError:
+            return None
 
     def copy_out(self, path: str, dest: Path, max_bytes: int) -> int:
         """Copy a directory out of the container into ``dest``; return the members skipped.
@@ -141,10 +179,15 @@ class Sandbox:
         files that an agent leaves behind are dropped, so they can neither point
         outside ``dest`` nor stall a later copy. The tar stream is spooled to a
         temporary file, so the host keeps at most a few MB of it in memory.
+        Raises ``DirectoryTooLarge`` before copying if the files' apparent size
+        (sparse files counted in full) exceeds ``max_bytes``.
         """
+        self._prepare_copy_out(path, max_bytes)
         api = self.container.client.api
         try:
-            exec_id = api.exec_create(self.container.id, ["tar", "-C", path, "-cf", "-", "."])["Id"]
+            exec_id = api.exec_create(
+                self.container.id, ["tar", "-C", path, "-cf", "-", "."], user=SANDBOX_USER
+            )["Id"]
             stream = api.exec_start(exec_id, stream=True, demux=True)
             with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
                 size = 0
@@ -167,6 +210,20 @@ class Sandbox:
         except docker.errors.APIError as error:
             raise SandboxError(f"cannot read {path} from {self.name}: {error}") from error
 
+    def _prepare_copy_out(self, path: str, max_bytes: int) -> None:
+        """Make the sandbox user's files readable to tar, and measure them first."""
+        # The agent owns every file here, so it may have made some unreadable to itself.
+        script = 'chmod -R u+rwX "$0" 2>/dev/null; du -s -b --apparent-size "$0" | cut -f1'
+        result = self.exec(["sh", "-c", script, path], timeout_s=60, workdir="/")
+        size = result.output.strip()
+        if not size.isdigit():
+            raise SandboxError(f"cannot measure {path} in {self.name}: {result.output.strip()}")
+        if int(size) > max_bytes:
+            raise DirectoryTooLarge(
+                f"{path} in {self.name} holds {int(size)} bytes (apparent size), over the "
+                f"{max_bytes} bytes that are copied out"
+            )
+
     def copy_in(self, source: str, target: str) -> None:
         """Copy a directory from a read-only mount into a writable tmpfs."""
         result = self.exec(
@@ -185,6 +242,28 @@ class Sandbox:
             pass
 
 
+# Prints the cgroup's OOM kills and failed forks (cgroup v1 paths, then v2), and the
+# free KiB of the tmpfs mounts.
+LIMITS_PROBE = r"""
+value() { cat "$2" "$3" 2>/dev/null | awk -v k="$1" '$1 == k {print $2; exit}'; }
+free() { df -k "$1" | awk 'NR == 2 {print ($4 < 64) ? 0 : $4}'; }
+echo "oom_kill=$(value oom_kill /sys/fs/cgroup/memory/memory.oom_control \
+    /sys/fs/cgroup/memory.events)"
+echo "pids_max=$(value max /sys/fs/cgroup/pids/pids.events /sys/fs/cgroup/pids.events)"
+echo "workspace_free=$(free /workspace)"
+echo "tmp_free=$(free /tmp)"
+"""
+
+
+def printable(data: bytes) -> str:
+    """Decode a sandbox's output for storage: invalid UTF-8 and NUL become U+FFFD.
+
+    NUL cannot be stored in a PostgreSQL text column, and a replacement
+    character shows where the raw bytes were not text.
+    """
+    return data.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+
+
 def _read_capped(stream: Iterator[bytes], cap: int) -> tuple[bytes, int]:
     """Read a stream to its end, keeping the first ``cap`` bytes; return (kept, total)."""
     kept = io.BytesIO()
@@ -200,7 +279,8 @@ def _read_capped(stream: Iterator[bytes], cap: int) -> tuple[bytes, int]:
 
 def _outcome(exit_code: int | None, truncated: bool, killed: bool, timed_out: bool) -> str:
     if killed or exit_code == 124 or (exit_code == 137 and timed_out):
-        return "timeout"
+        # A command that printed past the cap until its time ran out was printing forever.
+        return "output_limit" if truncated else "timeout"
     if exit_code == 137:
         # SIGKILL before the timeout: almost always the kernel's OOM killer.
         return "oom"
@@ -220,11 +300,17 @@ def open_sandbox(
     purpose: str,
     mounts: list[Mount],
     limits: Limits,
+    evaluation_id: str = "none",
 ) -> Iterator[Sandbox]:
-    """Start a hardened container and remove it on every path out of the block."""
+    """Start a hardened container and remove it on every path out of the block.
+
+    The main process, ``sleep`` up to a deadline, runs as root without
+    capabilities, so nothing that runs as the sandbox user can stop it early or
+    keep the container alive past the deadline.
+    """
     name = f"evolarium-{purpose}-{uuid.uuid4().hex[:10]}"
-    deadline = int(limits.timeout_s * 3 + DEADLINE_GRACE_S)
-    options = hardening(limits, SANDBOX_UID)
+    deadline = container_deadline(limits)
+    options = hardening(limits)
     volumes = {
         str(mount.source): {"bind": mount.target, "mode": "ro" if mount.read_only else "rw"}
         for mount in mounts
@@ -233,6 +319,7 @@ def open_sandbox(
         MANAGED_LABEL: "1",
         RUN_LABEL: run_id,
         PURPOSE_LABEL: purpose,
+        EVALUATION_LABEL: evaluation_id,
         PID_LABEL: str(os.getpid()),
     }
     container = None
@@ -256,6 +343,13 @@ def open_sandbox(
     finally:
         if container is not None:
             _remove(container)
+
+
+def container_deadline(limits: Limits) -> int:
+    """Return the seconds after which a sandbox container ends, whatever runs in it."""
+    low, high = GRACE_BOUNDS_S
+    grace = min(max(limits.timeout_s, low), high)
+    return int(limits.timeout_s * DEADLINE_TIMEOUTS + grace)
 
 
 def _remove(container) -> None:

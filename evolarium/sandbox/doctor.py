@@ -46,6 +46,28 @@ check("privileges: no-new-privileges", lambda: must(status("NoNewPrivs") == "1",
 check("privileges: setuid to root", lambda: os.setuid(0))
 check("kernel: write /proc/sys", lambda: open("/proc/sys/kernel/hostname", "w").write("x"))
 
+def stop_root_processes():
+    stopped, roots = [], []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            uid = next(l.split()[1] for l in open(f"/proc/{pid}/status") if l.startswith("Uid:"))
+        except (OSError, StopIteration):
+            continue
+        if uid == "0":
+            roots.append(pid)
+            try:
+                os.kill(int(pid), 19)
+            except PermissionError:
+                continue
+            os.kill(int(pid), 18)
+            stopped.append(pid)
+    if not roots:
+        return "no root process holds the deadline; the sandbox user could end it"
+    return must(not stopped, f"stopped root processes {stopped}")
+
+check("deadline: stop the container's main process", stop_root_processes)
+check("hidden tests: visible to the agent", lambda: must(not os.listdir("/hidden"), "/hidden"))
+
 def fill_workspace():
     chunk = b"x" * (1024 * 1024)
     with open("/workspace/probe", "wb") as stream:

@@ -111,11 +111,31 @@ def require_image(client: docker.DockerClient) -> str:
     ``EVOLARIUM_SANDBOX_IMAGE`` names another image to use instead.
     """
     tag = os.environ.get(IMAGE_ENV) or image_tag()
-    if not image_exists(client, tag):
+    if image_exists(client, tag):
+        return tag
+    if os.environ.get(IMAGE_ENV):
         raise DockerUnavailableError(
-            f"sandbox image {tag} is missing; build it with: evolarium sandbox build"
+            f"{IMAGE_ENV}={tag} names an image that does not exist; build or pull it, "
+            f"or unset {IMAGE_ENV} to use evolarium's own image"
         )
-    return tag
+    older = _other_tags(client)
+    if older:
+        raise DockerUnavailableError(
+            f"sandbox image {tag} is missing and {', '.join(older)} is outdated (built from "
+            f"other inputs); rebuild it with: evolarium sandbox build"
+        )
+    raise DockerUnavailableError(
+        f"sandbox image {tag} is missing; build it with: evolarium sandbox build"
+    )
+
+
+def _other_tags(client: docker.DockerClient) -> list[str]:
+    """Return the tags of sandbox images built by other versions of evolarium."""
+    try:
+        images = client.images.list(name=IMAGE_REPOSITORY)
+    except docker.errors.APIError:
+        return []
+    return sorted(tag for image in images for tag in image.tags)
 
 
 def build_image(progress: Progress | None = None, *, force: bool = False) -> str:

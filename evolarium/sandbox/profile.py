@@ -8,6 +8,13 @@ PURPOSE_LABEL = f"{LABEL_PREFIX}.purpose"
 PID_LABEL = f"{LABEL_PREFIX}.pid"
 """Process id of the host process that started the container."""
 MANAGED_LABEL = f"{LABEL_PREFIX}.managed"
+EVALUATION_LABEL = f"{LABEL_PREFIX}.evaluation"
+"""The evaluation a container serves, or ``pool`` for a warm container not yet handed out."""
+
+SANDBOX_UID = 1000
+RESULTS_DIR = "/junit"
+"""Where the scoring harness has pytest write its JUnit XML. It is not a directory in the
+image: a tmpfs over an image directory takes that directory's mode."""
 
 # Fixed environment, so the same program scores the same way every time.
 DETERMINISTIC_ENV = {
@@ -41,26 +48,40 @@ class Limits:
     """Bytes of a command's output that are kept; the rest is read and dropped."""
 
 
-def hardening(limits: Limits, uid: int) -> dict:
-    """Return docker-py ``containers.create`` keyword arguments that lock a container down."""
+def hardening(limits: Limits, *, cap_add: tuple[str, ...] = (), scoring: bool = False) -> dict:
+    """Return docker-py ``containers.create`` keyword arguments that lock a container down.
+
+    The main process runs as root with no capabilities (apart from ``cap_add``),
+    so the sandbox user, which runs every command, can neither signal nor trace
+    it: the container's deadline holds whatever the sandboxed program does.
+
+    Scoring containers also get ``/hidden`` for the hidden tests and
+    ``/junit``, which belongs to root and which the sandbox user may write
+    to but not list, so it cannot find the harness's randomly named results.
+    """
+    uid = SANDBOX_UID
     tmpfs_options = f"uid={uid},gid={uid},mode=0755,nosuid,nodev"
+    tmpfs = {
+        "/workspace": f"size={limits.workspace_mb}m,{tmpfs_options}",
+        "/tmp": f"size={limits.tmp_mb}m,{tmpfs_options},noexec",
+    }
+    if scoring:
+        # Root unpacks the hidden tests, so the tests' own process cannot rewrite them.
+        tmpfs["/hidden"] = f"size={limits.workspace_mb}m,uid=0,gid=0,mode=0755,nosuid,nodev"
+        tmpfs[RESULTS_DIR] = "size=8m,uid=0,gid=0,mode=1733,nosuid,nodev,noexec"
     return {
         "network_mode": "none",
         "read_only": True,
         "cap_drop": ["ALL"],
+        "cap_add": list(cap_add),
         "security_opt": ["no-new-privileges"],
-        "user": f"{uid}:{uid}",
+        "user": "0:0",
         "pids_limit": limits.pids,
         "mem_limit": f"{limits.memory_mb}m",
         "memswap_limit": f"{limits.memory_mb}m",
         "nano_cpus": int(limits.cpus * 1e9),
         "ipc_mode": "none",
         "init": True,
-        "tmpfs": {
-            "/workspace": f"size={limits.workspace_mb}m,{tmpfs_options}",
-            "/tmp": f"size={limits.tmp_mb}m,{tmpfs_options},noexec",
-            "/hidden": f"size={limits.workspace_mb}m,{tmpfs_options}",
-            "/results": f"size=4m,{tmpfs_options}",
-        },
+        "tmpfs": tmpfs,
         "environment": dict(DETERMINISTIC_ENV),
     }

@@ -19,8 +19,9 @@ TABLE_KEYS = {
     "test": {"command", "expected_tests"},
     "timeouts": {"agent_seconds", "test_seconds"},
 }
-SUPPORTED_LANGUAGES = {"python"}
-SUPPORTED_RUNNERS = {"pytest"}
+LANGUAGE_PATTERN = re.compile(r"^[a-z][a-z0-9+#._-]*$")
+PYTEST_COMMAND = "pytest"
+"""The test command that runs the hidden tests with evolarium's pytest harness."""
 DIFFICULTIES = ("easy", "medium", "hard")
 
 
@@ -83,17 +84,19 @@ def load_task(root: Path) -> Task:
     test = data.get("test", {})
     timeouts = data.get("timeouts", {})
     language = data.get("language", "python")
-    if language not in SUPPORTED_LANGUAGES:
+    if not isinstance(language, str) or not LANGUAGE_PATTERN.match(language):
         raise TaskError(
-            f"{task_file}: language {language!r} is not supported yet; supported: "
-            f"{', '.join(sorted(SUPPORTED_LANGUAGES))}"
+            f"{task_file}: language {language!r} is invalid; use a lowercase name such as "
+            f'"python" or "shell"'
         )
     command = test.get("command")
     if not command:
-        raise TaskError(f'{task_file}: [test] command is missing; set command = "pytest"')
-    if command not in SUPPORTED_RUNNERS:
-        # NOTE: only the pytest harness exists; other test commands come with other languages.
-        raise TaskError(f'{task_file}: [test] command {command!r} is not supported; use "pytest"')
+        raise TaskError(
+            f'{task_file}: [test] command is missing; set command = "pytest", or a shell '
+            f"command that runs the tests in $EVOLARIUM_TESTS"
+        )
+    if not isinstance(command, str) or "\0" in command:
+        raise TaskError(f"{task_file}: [test] command must be a string, got {command!r}")
 
     difficulty = data.get("difficulty", "medium")
     if difficulty not in DIFFICULTIES:
@@ -167,9 +170,15 @@ def _check_layout(task: Task, task_file: Path) -> None:
         ) from error
     if not task.workspace.is_dir():
         raise TaskError(f"{task.workspace}: missing; put the starting files there")
-    if not task.tests.is_dir() or not any(task.tests.glob("test*.py")):
+    if task.test_command == PYTEST_COMMAND:
+        if not task.tests.is_dir() or not any(task.tests.glob("test*.py")):
+            raise TaskError(
+                f"task {task.id} has no hidden tests: add test_*.py files under {task.tests}"
+            )
+    elif not task.tests.is_dir() or not any(task.tests.iterdir()):
         raise TaskError(
-            f"task {task.id} has no hidden tests: add test_*.py files under {task.tests}"
+            f"task {task.id} has no hidden tests: put the files its test command runs "
+            f"under {task.tests}"
         )
     for path in task.root.rglob("*"):
         if path.is_symlink():

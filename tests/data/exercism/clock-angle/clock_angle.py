@@ -1,0 +1,2 @@
+def hand_angle(hours, minutes):
+    raise NotImplementedError("write hand_angle")

@@ -1,0 +1,2 @@
+def tally(count):
+    pass

@@ -1,0 +1,85 @@
+"""Hostile final workspaces: file names that are not UTF-8, files the host cannot copy out,
+and processes or files left behind for the next scoring container.
+
+The agents and the workspace code are hostile programs (see attacks.py and probes.py).
+The model is the loopback fake provider, and no model calls are made.
+"""
+
+import os
+import uuid
+
+import pytest
+
+from tests.security import probes
+from tests.security.attacks import NON_UTF8_NAME
+from tests.security.lab import (
+    FIXED_CALC,
+    SCORING_LIMITS,
+    calc_task,
+    read_report,
+    scoring_module,
+)
+
+pytestmark = pytest.mark.docker
+
+UNREADABLE_WORKSPACE = """\
+import os
+os.makedirs("/workspace/locked/inner")
+with open("/workspace/locked/inner/data.py", "w") as stream:
+    stream.write("VALUE = 1\\n")
+os.chmod("/workspace/locked/inner", 0)
+os.chmod("/workspace/calc.py", 0)
+print("after-the-chmod")
+"""
+
+
+def test_agent_non_utf8_file_name(lab, tmp_path):
+    task = calc_task(tmp_path / "task")
+
+    evaluation = lab.evaluate(NON_UTF8_NAME, task)
+
+    assert evaluation.outcome == "ok", evaluation.transcript
+    assert "after-the-file" in evaluation.transcript
+    assert evaluation.tests_total == 2
+
+
+def test_scoring_non_utf8_file_name(lab, tmp_path):
+    task = calc_task(tmp_path / "task")
+    name = os.fsdecode(b"\xff\xfe-name.py")
+
+    score = lab.score(task, {"calc.py": FIXED_CALC, name: b"VALUE = 1\n"}, SCORING_LIMITS)
+
+    assert score.outcome == "ok", score.output
+    assert score.score == 1.0
+
+
+def test_agent_unreadable_workspace(lab, tmp_path):
+    # The agent owns its workspace and may lock its files, which is its failure, not Docker's.
+    task = calc_task(tmp_path / "task")
+
+    evaluation = lab.evaluate(UNREADABLE_WORKSPACE, task)
+
+    assert evaluation.outcome == "ok", evaluation.transcript
+    assert "after-the-chmod" in evaluation.transcript
+    assert evaluation.tests_total == 2
+
+
+def test_scoring_leaves_nothing_behind(lab, tmp_path):
+    marker = f"leftover-{uuid.uuid4().hex}"
+    task = calc_task(tmp_path / "task")
+
+    planted = lab.score(
+        task, {"calc.py": scoring_module(probes.leftover_probe, (marker, True))}, SCORING_LIMITS
+    )
+    later = lab.score(
+        task, {"calc.py": scoring_module(probes.leftover_probe, (marker, False))}, SCORING_LIMITS
+    )
+
+    first = read_report(planted.output)
+    assert first is not None, planted.output
+    assert first["processes"], "the probe does not find its own process"
+    assert len(first["files"]) == 2
+    second = read_report(later.output)
+    assert second is not None, later.output
+    assert second["processes"] == []
+    assert second["files"] == []
