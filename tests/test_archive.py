@@ -80,13 +80,14 @@ def test_archive_schema_mismatch(tmp_path):
 
 
 def make_schema_1_archive(tmp_path):
-    """An archive as the first release wrote it: schema 1, no tampering column, one row."""
+    """An archive as the first release wrote it: schema 1, without the later columns."""
     archive = make_archive(tmp_path)
     archive.add(Agent(id="a0", run_id="r1", operator="seed", generation=0, code_hash="h"))
     archive.close()
     path = tmp_path / "run" / "archive.db"
     connection = sqlite3.connect(path)
     connection.execute("ALTER TABLE evaluation DROP COLUMN tampering")
+    connection.execute("ALTER TABLE modelcall DROP COLUMN cost_usd")
     connection.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     connection.commit()
     connection.close()

@@ -154,6 +154,7 @@ def old_archive(home: Path) -> Path:
     archive.close()
     connection = sqlite3.connect(path)
     connection.execute("ALTER TABLE evaluation DROP COLUMN tampering")
+    connection.execute("ALTER TABLE modelcall DROP COLUMN cost_usd")
     connection.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     connection.commit()
     connection.close()
@@ -170,7 +171,7 @@ def test_cli_old_archive_needs_migrate(evolarium_home: Path):
 
     migrated = evolarium("archive", "migrate", "r-old")
     assert migrated.returncode == 0, migrated.stderr
-    assert "from schema version 1 to 2" in migrated.stdout
+    assert "from schema version 1 to 3" in migrated.stdout
     assert evolarium("tree", "r-old").returncode == 0
 
 

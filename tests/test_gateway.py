@@ -456,3 +456,11 @@ def test_api_base_without_key_hides_env_key(
     authorization = fake.headers[0].get("authorization", "")
     assert authorization.startswith("Bearer ")
     assert "sk-must-not-leak" not in authorization
+
+
+def test_call_cost_known_unknown_and_local():
+    from evolarium.llm.recording import call_cost
+
+    assert call_cost("gpt-4o-mini", 1000, 1000) > 0
+    assert call_cost("openai/fake", 10, 10) is None
+    assert call_cost("local/smollm2", 10, 10) == 0.0

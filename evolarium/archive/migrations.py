@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 
 STEPS: dict[int, list[str]] = {
     1: ["ALTER TABLE evaluation ADD COLUMN tampering VARCHAR"],
+    2: ["ALTER TABLE modelcall ADD COLUMN cost_usd FLOAT"],
 }
 """The statements that take an archive from the key's version to the next one."""
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def utcnow() -> datetime:
@@ -112,6 +112,8 @@ class ModelCall(SQLModel, table=True):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_ms: float = 0.0
+    cost_usd: float | None = None
+    """Dollars by litellm's price table; None when the model has no known price (schema 3)."""
     outcome: str
     error: str | None = None
     started_at: datetime = Field(default_factory=utcnow)

@@ -3,10 +3,14 @@
 import json
 import logging
 
+import litellm
+
 from evolarium.archive import Archive, ModelCall
 from evolarium.llm.gateway import CallRecord, Recorder
 
 log = logging.getLogger(__name__)
+
+LOCAL_PREFIX = "local/"
 
 
 def archive_recorder(archive: Archive) -> Recorder:
@@ -16,6 +20,23 @@ def archive_recorder(archive: Archive) -> Recorder:
         archive.add(to_row(call))
 
     return record
+
+
+def call_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    """Return a call's price in dollars from litellm's price table, or None if unknown.
+
+    The embedded model costs nothing. Any other model that litellm cannot price
+    gets None, which readers show as unknown, never as free.
+    """
+    if model.startswith(LOCAL_PREFIX):
+        return 0.0
+    try:
+        prompt_cost, completion_cost = litellm.cost_per_token(
+            model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+        )
+    except Exception:  # noqa: BLE001  (litellm raises several types for an unknown model)
+        return None
+    return float(prompt_cost + completion_cost)
 
 
 def to_row(call: CallRecord) -> ModelCall:
@@ -37,6 +58,7 @@ def to_row(call: CallRecord) -> ModelCall:
         prompt_tokens=call.prompt_tokens,
         completion_tokens=call.completion_tokens,
         latency_ms=call.latency_ms,
+        cost_usd=call_cost(call.model, call.prompt_tokens, call.completion_tokens),
         outcome=call.outcome,
         error=call.error,
         started_at=call.started_at,
