@@ -12,7 +12,10 @@ A scripted reply is one of:
 
 - a ``str``: the assistant message content of a normal completion;
 - a ``dict``: sent as the whole JSON response body;
-- a :class:`FakeError`: an HTTP error status with an OpenAI-style error body;
+- a :class:`FakeError`: an HTTP error status with an OpenAI-style error body, and
+  optional headers such as Retry-After;
+- a :class:`RawReply`: exact bytes (malformed JSON, invalid UTF-8) with a status;
+- a :class:`Hang`: the server reads the request and sends nothing for a while;
 - a callable taking the request body and returning one of the above.
 
 When the script is exhausted, the server returns 500 with an error body that states it.
@@ -21,6 +24,7 @@ When the script is exhausted, the server returns 500 with an error body that sta
 import itertools
 import json
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -35,9 +39,25 @@ class FakeError:
     status: int
     message: str = "injected failure"
     error_type: str = "server_error"
+    headers: tuple[tuple[str, str], ...] = ()
 
 
-Reply = str | dict | FakeError | Callable[[dict], str | dict | FakeError]
+@dataclass(frozen=True)
+class RawReply:
+    """A scripted reply sent byte for byte, whatever it contains."""
+
+    body: bytes
+    status: int = 200
+
+
+@dataclass(frozen=True)
+class Hang:
+    """A scripted reply that never comes: the handler sleeps, then closes the connection."""
+
+    seconds: float = 30.0
+
+
+Reply = str | dict | FakeError | RawReply | Hang | Callable[[dict], Any]
 
 
 def completion_body(content: str, request: dict, completion_id: int) -> dict:
@@ -126,7 +146,7 @@ class FakeProvider:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def _reply_to(self, path: str, headers: dict[str, str], request: dict) -> tuple[int, dict]:
+    def _reply_to(self, path: str, headers: dict[str, str], request: dict) -> tuple[int, Any]:
         with self._lock:
             self.paths.append(path)
             self.headers.append(headers)
@@ -135,11 +155,13 @@ class FakeProvider:
             completion_id = next(self._ids)
 
         if reply is None:
-            return 500, _error_body("the fake provider has no scripted reply left", "server_error")
+            return 500, FakeError(500, "the fake provider has no scripted reply left")
         if callable(reply):
             reply = reply(request)
-        if isinstance(reply, FakeError):
-            return reply.status, _error_body(reply.message, reply.error_type)
+        if isinstance(reply, Hang):
+            return 0, reply
+        if isinstance(reply, FakeError | RawReply):
+            return reply.status, reply
         if isinstance(reply, dict):
             return 200, reply
         return 200, completion_body(reply, request, completion_id)
@@ -153,20 +175,33 @@ def _handler_for(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             if self.path.rstrip("/") != "/v1/chat/completions":
-                self._send(404, _error_body(f"no route {self.path}", "invalid_request_error"))
+                error = _error_body(f"no route {self.path}", "invalid_request_error")
+                self._send(404, json.dumps(error).encode())
                 return
 
             length = int(self.headers.get("Content-Length", "0"))
             request = json.loads(self.rfile.read(length) or b"{}")
             headers = {name.lower(): value for name, value in self.headers.items()}
             status, body = provider._reply_to(self.path, headers, request)
-            self._send(status, body)
+            if isinstance(body, Hang):
+                time.sleep(body.seconds)
+                self.close_connection = True
+                return
+            if isinstance(body, FakeError):
+                error = _error_body(body.message, body.error_type)
+                self._send(status, json.dumps(error).encode(), body.headers)
+                return
+            if isinstance(body, RawReply):
+                self._send(status, body.body)
+                return
+            self._send(status, json.dumps(body).encode("utf-8"))
 
-        def _send(self, status: int, body: dict) -> None:
-            data = json.dumps(body).encode("utf-8")
+        def _send(self, status: int, data: bytes, headers: Iterable = ()) -> None:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            for name, value in headers:
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
 

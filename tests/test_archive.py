@@ -88,6 +88,7 @@ def make_schema_1_archive(tmp_path):
     connection = sqlite3.connect(path)
     connection.execute("ALTER TABLE evaluation DROP COLUMN tampering")
     connection.execute("ALTER TABLE modelcall DROP COLUMN cost_usd")
+    connection.execute("ALTER TABLE modelcall DROP COLUMN attempt")
     connection.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     connection.commit()
     connection.close()

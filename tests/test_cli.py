@@ -113,6 +113,13 @@ def test_cli_tasks_list_builtin():
         (["--agent-timeout", "-3"], "--agent-timeout must be a number of seconds above 0"),
         (["--max-tokens", "0"], "--max-tokens must be at least 1"),
         (["--children", "0"], "--children must be at least 1"),
+        (["--max-calls", "0"], "--max-calls must be above 0"),
+        (["--evaluation-tokens", "-5"], "--evaluation-tokens must be above 0"),
+        (["--memory-mb", "16"], "--memory-mb must be at least 128"),
+        (
+            ["--max-dollars", "1", "--model", "openai/fake", "--api-base", "http://127.0.0.1:9/v1"],
+            "no price for model 'openai/fake'",
+        ),
         (["--threshold", "5"], "--threshold must be between 0 and 1"),
         (["--tasks", "1000"], "--tasks 1000 is more than the"),
         (["--api-base", "http://127.0.0.1:9/v1"], "--api-base http://127.0.0.1:9/v1 needs --model"),
@@ -155,6 +162,7 @@ def old_archive(home: Path) -> Path:
     connection = sqlite3.connect(path)
     connection.execute("ALTER TABLE evaluation DROP COLUMN tampering")
     connection.execute("ALTER TABLE modelcall DROP COLUMN cost_usd")
+    connection.execute("ALTER TABLE modelcall DROP COLUMN attempt")
     connection.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     connection.commit()
     connection.close()

@@ -173,3 +173,33 @@ def test_evolution_embedded_model(docker_client, sandbox_image):
     assert all(call.model == "local/smollm2" for call in calls)
     assert sum(call.completion_tokens for call in sandbox_calls) > 0
     assert evolarium_containers(docker_client, run_id) == []
+
+
+def test_evolution_stops_at_call_budget(docker_client, sandbox_image):
+    from evolarium.llm.budget import Budget
+
+    tasks = list(load_suite("builtin").tasks[:TASK_COUNT])
+    output = io.StringIO()
+    with FakeProvider([scripted_model(tasks)] * 200) as fake:
+        config = RunConfig(
+            suite="builtin",
+            tasks=TASK_COUNT,
+            generations=3,
+            model=ModelConfig(model="openai/fake", api_base=fake.url, api_key="test"),
+            agent_steps=2,
+            agent_limits=Limits(timeout_s=120),
+            budget=Budget(calls=4),
+        )
+        assert start_evolution(config, Console(file=output, width=120)) == 0
+
+    printed = output.getvalue()
+    assert "stopped early because the run made" in printed
+    run_id = re.search(r"run (r\S+) budget_spent", printed).group(1)
+    _, path = find_run(run_id)
+    archive = Archive.open(path)
+    assert archive.run(run_id).status == "budget_spent"
+    calls = archive.calls(run_id)
+    spent = [call for call in calls if call.outcome != "budget_exceeded"]
+    assert len(spent) == 4
+    assert any(event.kind == "budget_spent" for event in archive.events(run_id))
+    assert evolarium_containers(docker_client, run_id) == []

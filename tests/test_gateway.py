@@ -47,7 +47,8 @@ def gateway(fake: FakeProvider, records: list[CallRecord]) -> Gateway:
     config = ModelConfig(
         model="openai/fake", api_base=fake.url, api_key="test", max_tokens=MAX_TOKENS
     )
-    return Gateway(Router(config), recorder=records.append)
+    # No waiting between retries, so failing calls stay fast; tests/test_faults.py checks waits.
+    return Gateway(Router(config), recorder=records.append, sleep=lambda _seconds: None)
 
 
 @pytest.fixture
@@ -170,14 +171,16 @@ def test_in_process_invalid_request_raises(
 def test_in_process_provider_error_raises(
     fake: FakeProvider, gateway: Gateway, records: list[CallRecord]
 ) -> None:
-    fake.add(FakeError(500, "the fake is overloaded"))
+    fake.add(*[FakeError(500, "the fake is overloaded")] * 3)
 
     with pytest.raises(ProviderError, match="overloaded") as raised:
         gateway.complete(chat_body(), CONTEXT)
 
     assert isinstance(raised.value, ModelError)
-    assert len(fake.requests) == 1, "litellm and the OpenAI client must not retry"
-    assert [record.outcome for record in records] == ["error"]
+    # One request per gateway attempt: litellm and the OpenAI client must not retry too.
+    assert len(fake.requests) == gateway.retry.attempts
+    assert [record.outcome for record in records] == ["server_error"] * gateway.retry.attempts
+    assert [record.attempt for record in records] == [1, 2, 3]
     assert "overloaded" in (records[0].error or "")
 
 
@@ -295,10 +298,11 @@ def test_provider_down_returns_502(
     assert "model provider failed" in error["message"]
     assert recovered.status_code == 200
     assert recovered.json()["choices"][0]["message"]["content"] == "back again"
-    assert [record.outcome for record in records] == ["error", "ok"]
+    attempts = gateway.retry.attempts
+    assert [record.outcome for record in records] == ["connection_error"] * attempts + ["ok"]
     assert records[0].error
     assert records[0].response is None
-    assert gateway.calls == 2
+    assert gateway.calls == attempts + 1
 
 
 def test_recorder_failure_still_answers(fake: FakeProvider, socket_path: Path) -> None:
@@ -459,7 +463,7 @@ def test_api_base_without_key_hides_env_key(
 
 
 def test_call_cost_known_unknown_and_local():
-    from evolarium.llm.recording import call_cost
+    from evolarium.llm.pricing import call_cost
 
     assert call_cost("gpt-4o-mini", 1000, 1000) > 0
     assert call_cost("openai/fake", 10, 10) is None

@@ -14,7 +14,10 @@ log = logging.getLogger(__name__)
 
 STEPS: dict[int, list[str]] = {
     1: ["ALTER TABLE evaluation ADD COLUMN tampering VARCHAR"],
-    2: ["ALTER TABLE modelcall ADD COLUMN cost_usd FLOAT"],
+    2: [
+        "ALTER TABLE modelcall ADD COLUMN cost_usd FLOAT",
+        "ALTER TABLE modelcall ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1",
+    ],
 }
 """The statements that take an archive from the key's version to the next one."""
 

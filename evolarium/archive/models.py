@@ -114,6 +114,8 @@ class ModelCall(SQLModel, table=True):
     latency_ms: float = 0.0
     cost_usd: float | None = None
     """Dollars by litellm's price table; None when the model has no known price (schema 3)."""
+    attempt: int = 1
+    """The attempt number within one request: the gateway retries some failures (schema 3)."""
     outcome: str
     error: str | None = None
     started_at: datetime = Field(default_factory=utcnow)

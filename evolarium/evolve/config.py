@@ -3,6 +3,7 @@
 from dataclasses import asdict, dataclass, field
 
 from evolarium.errors import ConfigError
+from evolarium.llm.budget import Budget
 from evolarium.llm.router import ModelConfig
 from evolarium.sandbox.profile import Limits
 
@@ -17,6 +18,15 @@ INTEGER_FIELDS = {
     "minibatch": ("--minibatch", 1),
     "workers": ("--workers", 1),
     "agent_steps": ("--steps", 1),
+}
+
+# Budget limits and the command-line option that sets each.
+BUDGET_FIELDS = {
+    "dollars": "--max-dollars",
+    "tokens": "--max-total-tokens",
+    "calls": "--max-calls",
+    "evaluation_tokens": "--evaluation-tokens",
+    "evaluation_calls": "--evaluation-calls",
 }
 
 # Sandbox limits set on the command line, and their smallest workable values.
@@ -48,6 +58,8 @@ class RunConfig:
     seed: int = 0
     model: ModelConfig = field(default_factory=ModelConfig)
     agent_limits: Limits = field(default_factory=Limits)
+    budget: Budget = field(default_factory=Budget)
+    """Limits on model use for the run and for each evaluation."""
     skip_invalid: bool = False
     """Run the valid tasks of a suite and log the invalid ones, instead of stopping."""
 
@@ -80,10 +92,25 @@ class RunConfig:
                 "--agent-timeout must be a number of seconds above 0, "
                 f"got {self.agent_limits.timeout_s}"
             )
+        self._check_budget()
         for name, (option, minimum) in LIMIT_FIELDS.items():
             value = getattr(self.agent_limits, name)
             if type(value) is not int or value < minimum:
                 raise ConfigError(f"{option} must be at least {minimum}, got {value!r}")
+
+    def _check_budget(self) -> None:
+        for name, option in BUDGET_FIELDS.items():
+            value = getattr(self.budget, name)
+            if value is None:
+                continue
+            if name == "dollars":
+                valid = type(value) in (int, float) and value > 0
+            else:
+                valid = type(value) is int and value > 0
+            if not valid:
+                raise ConfigError(
+                    f"{option} must be above 0, got {value!r}; leave it out for no limit"
+                )
 
     def to_dict(self) -> dict:
         data = asdict(self)

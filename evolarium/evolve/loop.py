@@ -12,7 +12,7 @@ import shutil
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import docker
@@ -46,6 +46,8 @@ class GenerationSummary:
     frontier_size: int
     calls: int
     tokens: int
+    stopped_by: str | None = None
+    """Why the run stopped before its last generation, such as a spent budget."""
 
 
 ProgressCallback = Callable[[str, dict], None]
@@ -83,6 +85,7 @@ class Evolution:
         # make an agent a Pareto winner.
         self.pareto_task_ids = [task.id for task in tasks if not is_flaky(task)]
         self.rng = random.Random(config.seed)
+        self._budget_reported = False
         self.selection = make_selection(config.selection)
         self.workdir = run_dir / "work"
         self.on_event = on_event or (lambda kind, data: None)
@@ -107,8 +110,12 @@ class Evolution:
         self._event("generation_finished", _describe(summary), generation=0, data=summary.__dict__)
 
         for generation in range(1, self.config.generations + 1):
+            if self._budget_spent(generation):
+                break
             self._event("generation_started", f"generation {generation}", generation=generation)
             for _ in range(self.config.children_per_generation):
+                if self._budget_spent(generation):
+                    break
                 self._make_and_evaluate_child(generation)
             summary = self.summarize(generation)
             self._event(
@@ -117,7 +124,17 @@ class Evolution:
                 generation=generation,
                 data=summary.__dict__,
             )
-        return summary
+        return replace(summary, stopped_by=self.gateway.meter.exhausted())
+
+    def _budget_spent(self, generation: int) -> bool:
+        """Tell whether the run's model budget is spent, and say so once in the events."""
+        reason = self.gateway.meter.exhausted()
+        if reason is None:
+            return False
+        if not self._budget_reported:
+            self._budget_reported = True
+            self._event("budget_spent", f"stopping: {reason}", generation=generation)
+        return True
 
     def _make_and_evaluate_child(self, generation: int) -> None:
         parent = self._select_parent()
@@ -176,7 +193,7 @@ class Evolution:
         size = min(self.config.minibatch, len(self.tasks))
         minibatch = self.rng.sample(self.tasks, size)
         results = self._evaluate(child, minibatch, stage="minibatch")
-        mean = sum(r.score for r in results) / len(results)
+        mean = sum(r.score for r in results) / len(results) if results else 0.0
         rest = [task for task in self.tasks if task not in minibatch]
         if rest and mean >= self.config.minibatch_threshold:
             self._evaluate(child, rest, stage="full")
@@ -253,7 +270,11 @@ class Evolution:
         agent_dir = self._materialize(agent)
         self.archive.update_agent(agent.id, status="evaluating")
 
-        def evaluate_one(task: Task) -> Evaluation:
+        def evaluate_one(task: Task) -> Evaluation | None:
+            if self.gateway.meter.exhausted():
+                # With the budget spent, an evaluation could only score an agent that
+                # cannot call its model; the task stays unevaluated instead.
+                return None
             result = self.evaluator.evaluate(agent.id, agent_dir, task, stage)
             self._event(
                 "evaluation_finished",
@@ -265,7 +286,7 @@ class Evolution:
             return result
 
         with ThreadPoolExecutor(max_workers=self.config.workers) as pool:
-            return list(pool.map(evaluate_one, tasks))
+            return [result for result in pool.map(evaluate_one, tasks) if result is not None]
 
     def _select_parent(self) -> Agent:
         all_agents = self.archive.agents(self.run_id)

@@ -61,6 +61,7 @@ def start_evolution(config: RunConfig, console: Console) -> int:
         check_tree(task.workspace, max_bytes=config.agent_limits.workspace_mb * 1024 * 1024)
     router = Router(config.model)
     router.check()
+    config.budget.check_prices(router.model)
     if config.model.api_base:
         check_reachable(config.model.api_base)
     client = docker_client()
@@ -72,7 +73,7 @@ def start_evolution(config: RunConfig, console: Console) -> int:
         f"run [bold]{run_id}[/]: {len(tasks)} tasks from {suite.name}, model {config.model.model},"
         f" selection {config.selection}, {config.generations} generations"
     )
-    gateway = Gateway(router, recorder=archive_recorder(archive))
+    gateway = Gateway(router, recorder=archive_recorder(archive), budget=config.budget)
     printer = ProgressPrinter(console)
     evolution = Evolution(
         config=config,
@@ -88,7 +89,7 @@ def start_evolution(config: RunConfig, console: Console) -> int:
     status = "failed"
     try:
         summary = evolution.run(seed_agent_dir())
-        status = "finished"
+        status = "budget_spent" if summary.stopped_by else "finished"
     except KeyboardInterrupt:
         status = "stopped"
         raise
@@ -103,5 +104,7 @@ def start_evolution(config: RunConfig, console: Console) -> int:
         f"best score {summary.best_score:.2f} ({summary.best_agent}), agents {summary.agents},"
         f" calls {summary.calls}, tokens {summary.tokens}"
     )
+    if summary.stopped_by:
+        console.print(f"stopped early because {summary.stopped_by}")
     console.print(f"see the lineage with: evolarium tree {run_id}")
     return 0

@@ -8,7 +8,6 @@ from datetime import datetime
 from evolarium.errors import ModelError
 
 OUTCOME_OK = "ok"
-OUTCOME_ERROR = "error"
 OUTCOME_REJECTED = "rejected"
 
 
@@ -43,6 +42,8 @@ class CallRecord:
     outcome: str
     error: str | None
     started_at: datetime
+    attempt: int = 1
+    """The attempt number of this call within its request, from 1 (see retry.py)."""
 
 
 Recorder = Callable[[CallRecord], None]

@@ -3,11 +3,12 @@
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from evolarium.llm.budget import Budget, BudgetExceededError, BudgetMeter
 from evolarium.llm.calls import (
-    OUTCOME_ERROR,
     OUTCOME_OK,
     OUTCOME_REJECTED,
     CallContext,
@@ -17,6 +18,7 @@ from evolarium.llm.calls import (
     Recorder,
     validate_request,
 )
+from evolarium.llm.retry import OUTCOME_TRUNCATED, RETRYABLE, RetryPolicy, classify
 from evolarium.llm.router import Router
 from evolarium.llm.server import GatewaySocket
 
@@ -31,6 +33,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+OUTCOME_BUDGET = "budget_exceeded"
 
 # Max error text kept in records and sent to clients, because provider errors can embed
 # whole response bodies.
@@ -48,8 +52,19 @@ class Gateway:
     up the usage that providers report for successful calls.
     """
 
-    def __init__(self, router: Router, recorder: Recorder | None = None) -> None:
+    def __init__(
+        self,
+        router: Router,
+        recorder: Recorder | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        budget: Budget | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.router = router
+        self.retry = retry or RetryPolicy()
+        self.meter = BudgetMeter(budget or Budget())
+        self._sleep = sleep
         self._recorder = recorder
         self._totals_lock = threading.Lock()
         self._recorder_lock = threading.Lock()
@@ -84,7 +99,6 @@ class Gateway:
         exception carries its first line.
         """
         started_at = datetime.now(UTC)
-        start = time.perf_counter()
 
         try:
             validate_request(request)
@@ -92,33 +106,81 @@ class Gateway:
             self.reject(request, error, context, started_at=started_at)
             raise
 
-        try:
-            response = self.router.complete(request)
-        except InvalidRequestError as error:  # the provider found the messages too long
-            self.reject(request, error, context, started_at=started_at)
-            raise
-        except Exception as error:  # any provider failure becomes a recorded ProviderError
-            details = self._describe(error)
-            summary = details.splitlines()[0]
-            logger.warning(
-                "model call failed (model %s, run %s, agent %s, task %s): %s",
-                self.router.model,
-                context.run_id,
-                context.agent_id,
-                context.task_id,
-                summary,
-            )
-            record = self._record_for(request, context, started_at, start)
-            record.outcome = OUTCOME_ERROR
-            record.error = details
-            self._finish(record)
-            raise ProviderError(summary) from error
+        for attempt in range(1, self.retry.attempts + 1):
+            try:
+                self.meter.check(context)
+            except BudgetExceededError as error:
+                self._record_refusal(request, context, error, started_at)
+                raise
+            start = time.perf_counter()
+            try:
+                response = self.router.complete(request)
+            except InvalidRequestError as error:  # the provider found the messages too long
+                self.reject(request, error, context, started_at=started_at)
+                raise
+            except Exception as error:  # any provider failure is recorded, then retried or raised
+                outcome = classify(error)
+                summary = self._record_failure(request, context, error, outcome, attempt, start)
+                if outcome not in RETRYABLE or attempt == self.retry.attempts:
+                    raise ProviderError(summary) from error
+                self._sleep(self.retry.delay(attempt, error))
+                started_at = datetime.now(UTC)
+                continue
 
-        record = self._record_for(request, context, started_at, start)
-        record.response = response
-        record.prompt_tokens, record.completion_tokens = _usage(response)
+            record = self._record_for(request, context, started_at, start)
+            record.attempt = attempt
+            record.response = response
+            record.prompt_tokens, record.completion_tokens = _usage(response)
+            if _finish_reason(response) == "length":
+                record.outcome = OUTCOME_TRUNCATED
+            self._finish(record)
+            return response
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _record_failure(
+        self,
+        request: dict,
+        context: CallContext,
+        error: Exception,
+        outcome: str,
+        attempt: int,
+        start: float,
+    ) -> str:
+        """Log and record one failed attempt; return the first line of its error."""
+        details = self._describe(error)
+        summary = details.splitlines()[0] if details else type(error).__name__
+        logger.warning(
+            "model call attempt %d of %d failed with %s (model %s, run %s, agent %s, task %s): %s",
+            attempt,
+            self.retry.attempts,
+            outcome,
+            self.router.model,
+            context.run_id,
+            context.agent_id,
+            context.task_id,
+            summary,
+        )
+        record = self._record_for(request, context, datetime.now(UTC), start)
+        record.attempt = attempt
+        record.outcome = outcome
+        record.error = details
         self._finish(record)
-        return response
+        return summary
+
+    def _record_refusal(
+        self, request: dict, context: CallContext, error: BudgetExceededError, started_at
+    ) -> None:
+        logger.info(
+            "refused a model call over budget (run %s, agent %s, evaluation %s): %s",
+            context.run_id,
+            context.agent_id,
+            context.evaluation_id,
+            error,
+        )
+        record = self._record_for(request, context, started_at, time.perf_counter())
+        record.outcome = OUTCOME_BUDGET
+        record.error = str(error)
+        self._finish(record, charge=False)
 
     def reject(
         self,
@@ -163,7 +225,11 @@ class Gateway:
             started_at=started_at,
         )
 
-    def _finish(self, record: CallRecord) -> None:
+    def _finish(self, record: CallRecord, *, charge: bool = True) -> None:
+        if charge and record.outcome != OUTCOME_REJECTED:
+            self.meter.charge(
+                record.context, record.model, record.prompt_tokens, record.completion_tokens
+            )
         with self._totals_lock:
             self._calls += 1
             self._prompt_tokens += record.prompt_tokens
@@ -195,6 +261,11 @@ def _as_body(request: object) -> dict:
         return request
     text = request if isinstance(request, str) else repr(request)
     return {"invalid_body": text[:INVALID_BODY_CHARS]}
+
+
+def _finish_reason(response: dict) -> str | None:
+    choices = response.get("choices") or []
+    return choices[0].get("finish_reason") if choices and isinstance(choices[0], dict) else None
 
 
 def _usage(response: dict) -> tuple[int, int]:

@@ -3,14 +3,11 @@
 import json
 import logging
 
-import litellm
-
 from evolarium.archive import Archive, ModelCall
 from evolarium.llm.gateway import CallRecord, Recorder
+from evolarium.llm.pricing import call_cost
 
 log = logging.getLogger(__name__)
-
-LOCAL_PREFIX = "local/"
 
 
 def archive_recorder(archive: Archive) -> Recorder:
@@ -20,23 +17,6 @@ def archive_recorder(archive: Archive) -> Recorder:
         archive.add(to_row(call))
 
     return record
-
-
-def call_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
-    """Return a call's price in dollars from litellm's price table, or None if unknown.
-
-    The embedded model costs nothing. Any other model that litellm cannot price
-    gets None, which readers show as unknown, never as free.
-    """
-    if model.startswith(LOCAL_PREFIX):
-        return 0.0
-    try:
-        prompt_cost, completion_cost = litellm.cost_per_token(
-            model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
-        )
-    except Exception:  # noqa: BLE001  (litellm raises several types for an unknown model)
-        return None
-    return float(prompt_cost + completion_cost)
 
 
 def to_row(call: CallRecord) -> ModelCall:
@@ -60,6 +40,7 @@ def to_row(call: CallRecord) -> ModelCall:
         latency_ms=call.latency_ms,
         cost_usd=call_cost(call.model, call.prompt_tokens, call.completion_tokens),
         outcome=call.outcome,
+        attempt=call.attempt,
         error=call.error,
         started_at=call.started_at,
     )

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from evolarium.agents.contract import DEFAULT_MODEL_NAME
 from evolarium.errors import ConfigError
+from evolarium.llm.budget import BudgetExceededError
 from evolarium.llm.calls import CallContext, InvalidRequestError, ProviderError
 
 if TYPE_CHECKING:
@@ -100,6 +101,12 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             self._send_error(HTTPStatus.BAD_REQUEST, str(error))
         except ProviderError as error:
             self._send_error(HTTPStatus.BAD_GATEWAY, f"model provider failed: {error}", "api_error")
+        except BudgetExceededError as error:
+            self._send_error(
+                HTTPStatus.TOO_MANY_REQUESTS,
+                f"model budget spent: {error}; finish without more model calls",
+                "insufficient_quota",
+            )
         except Exception:  # a defect in the gateway must not kill the server thread
             logger.exception("gateway failed on %s", self.server.server_address)
             self._send_error(
