@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up evolarium on a Debian machine, as root: Docker and debootstrap from
+# Set up evolarium on a Debian machine, as root: Docker, debootstrap and tmux from
 # Debian, a running Docker daemon, a virtual environment with the package, and
 # the sandbox image. Safe to run again; finished steps are skipped.
 set -euo pipefail
@@ -14,6 +14,8 @@ install_debian_packages() {
     local missing=()
     command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
     command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+    # tmux: the dashboard's end-to-end test drives `evolarium watch` in a real terminal.
+    command -v tmux >/dev/null 2>&1 || missing+=(tmux)
     "$PYTHON" -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
     if ((${#missing[@]})); then
         say "installing Debian packages: ${missing[*]}"

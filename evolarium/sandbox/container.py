@@ -342,7 +342,7 @@ def open_sandbox(
         raise SandboxError(f"Docker failed for sandbox {name}: {error}") from error
     finally:
         if container is not None:
-            _remove(container)
+            remove_container(container)
 
 
 def container_deadline(limits: Limits) -> int:
@@ -352,13 +352,16 @@ def container_deadline(limits: Limits) -> int:
     return int(limits.timeout_s * DEADLINE_TIMEOUTS + grace)
 
 
-def _remove(container) -> None:
+def remove_container(container) -> None:
+    """Force-remove a container, quietly if it is already gone or being removed."""
     try:
         container.remove(force=True)
     except docker.errors.NotFound:
         pass
     except docker.errors.APIError as error:
-        log.warning("cannot remove container %s: %s", container.name, error)
+        # 409: Docker is already removing it (auto-remove after its program exited).
+        if getattr(error, "status_code", None) != 409:
+            log.warning("cannot remove container %s: %s", container.name, error)
 
 
 def _extract_plain(stream, dest: Path) -> int:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import docker
 import docker.errors
 
-from evolarium.sandbox.container import Mount, SandboxError
+from evolarium.sandbox.container import Mount, SandboxError, remove_container
 from evolarium.sandbox.profile import (
     EVALUATION_LABEL,
     MANAGED_LABEL,
@@ -206,7 +206,7 @@ class WarmPool:
                 return
             if time.monotonic() > deadline:
                 for container in left:
-                    _remove(container)
+                    remove_container(container)
                 return
             time.sleep(0.1)
 
@@ -297,10 +297,10 @@ class WarmPool:
             ) from error
         except (docker.errors.APIError, docker.errors.DockerException, OSError) as error:
             if container is not None:
-                _remove(container)
+                remove_container(container)
             raise SandboxError(f"Docker failed to start pool container {name}: {error}") from error
         except SandboxError:
-            _remove(container)
+            remove_container(container)
             raise
         return WarmContainer(container=container, socket=socket)
 
@@ -329,17 +329,6 @@ def _rename(warm: WarmContainer, name: str) -> None:
         warm.container.rename(name)
     except docker.errors.APIError as error:
         log.debug("cannot rename %s: %s", warm.container.name, error)
-
-
-def _remove(container) -> None:
-    try:
-        container.remove(force=True)
-    except docker.errors.NotFound:
-        pass
-    except docker.errors.APIError as error:
-        # 409: Docker is already removing it (auto-remove after the program exited).
-        if getattr(error, "status_code", None) != 409:
-            log.warning("cannot remove container %s: %s", container.name, error)
 
 
 def _read_frames(raw, max_bytes: int) -> tuple[bytes, bytes]:

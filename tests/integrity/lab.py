@@ -9,8 +9,7 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 
-from evolarium.archive import Agent, Archive, Evaluation, Run
-from evolarium.archive.snapshot import hash_dir
+from evolarium.archive import Archive, Evaluation, Run
 from evolarium.evolve.evaluation import Evaluator
 from evolarium.llm.gateway import Gateway
 from evolarium.llm.recording import archive_recorder
@@ -18,6 +17,7 @@ from evolarium.llm.router import ModelConfig, Router
 from evolarium.sandbox import Limits
 from evolarium.tasks.scorer import Score, close_scoring_pools, score_workspace
 from evolarium.tasks.task import Task, load_task
+from tests.agentdirs import add_agent
 
 LIMITS = Limits(timeout_s=60, memory_mb=512, pids=128, workspace_mb=16, tmp_mb=16)
 """Limits of agent and scoring containers; a task's timeouts lower ``timeout_s``."""
@@ -123,19 +123,7 @@ class Lab:
 
     def evaluate(self, program: str, task: Task) -> Evaluation:
         """Evaluate an agent whose agent.py is ``program``; return the row as stored."""
-        agent_id = f"agent-{uuid.uuid4().hex[:8]}"
-        agent_dir = self.root / "agents" / agent_id
-        agent_dir.mkdir(parents=True)
-        (agent_dir / "agent.py").write_text(program)
-        self.archive.add(
-            Agent(
-                id=agent_id,
-                run_id=self.run_id,
-                operator="seed",
-                generation=0,
-                code_hash=hash_dir(agent_dir),
-            )
-        )
+        agent_id, agent_dir = add_agent(self.archive, self.run_id, self.root, program)
         row = self.evaluator.evaluate(agent_id, agent_dir, task, "minibatch")
         return self.stored(row.id)
 

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import docker
 
-from evolarium.archive import Agent, Archive, Evaluation, Run
-from evolarium.archive.snapshot import hash_dir
+from evolarium.archive import Archive, Evaluation, Run
 from evolarium.evolve.evaluation import Evaluator
 from evolarium.llm.gateway import Gateway
 from evolarium.llm.recording import archive_recorder
@@ -25,6 +24,7 @@ from evolarium.llm.router import ModelConfig, Router
 from evolarium.sandbox import Limits
 from evolarium.tasks.scorer import Score, close_scoring_pools, score_workspace
 from evolarium.tasks.task import Task, load_task
+from tests.agentdirs import add_agent
 
 REPORT_PREFIX = "PROBE-REPORT "
 REPORT_PATTERN = re.compile(r"PROBE-REPORT (\{.*\})\s*$", re.MULTILINE)
@@ -237,20 +237,7 @@ class Lab:
 
     def add_agent(self, code: str, name: str = "hostile") -> tuple[str, Path]:
         """Write an agent directory with ``code`` as agent.py and add its row to the archive."""
-        agent_id = f"{name}-{uuid.uuid4().hex[:8]}"
-        agent_dir = self.root / "agents" / agent_id
-        agent_dir.mkdir(parents=True)
-        (agent_dir / "agent.py").write_text(code)
-        self.archive.add(
-            Agent(
-                id=agent_id,
-                run_id=self.run_id,
-                operator="seed",
-                generation=0,
-                code_hash=hash_dir(agent_dir),
-            )
-        )
-        return agent_id, agent_dir
+        return add_agent(self.archive, self.run_id, self.root, code, name)
 
     def evaluate(
         self, code: str, task: Task, *, limits: Limits = AGENT_LIMITS, name: str = "hostile"
