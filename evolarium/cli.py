@@ -65,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--generations", type=int, default=3, help="generations after the seed")
     run.add_argument("--children", type=int, default=1, help="children made per generation")
     run.add_argument(
-        "--select", default="score-child", help="parent selection: score-child or random"
+        "--select",
+        default="score-child",
+        help="parent selection: score-child (DGM), pareto (GEPA), cmp (HGM), best, or random",
     )
     run.add_argument("--model", default=None, help="litellm model string (default: local/smollm2)")
     run.add_argument("--api-base", default=None, help="URL of an OpenAI-compatible server")
@@ -91,6 +93,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the suite's valid tasks and log the invalid ones instead of stopping",
     )
     run.add_argument("--max-tokens", type=int, default=512, help="max tokens per model reply")
+    run.add_argument(
+        "--max-dollars", type=float, default=None, help="stop the run when its calls cost this"
+    )
+    run.add_argument(
+        "--max-total-tokens", type=int, default=None, help="stop the run after this many tokens"
+    )
+    run.add_argument(
+        "--max-calls", type=int, default=None, help="stop the run after this many model calls"
+    )
+    run.add_argument(
+        "--evaluation-tokens", type=int, default=None, help="token limit of one evaluation"
+    )
+    run.add_argument(
+        "--evaluation-calls", type=int, default=None, help="model call limit of one evaluation"
+    )
     run.add_argument("--seed", type=int, default=0, help="seed of the loop's random choices")
     run.set_defaults(handler=_run)
 
@@ -100,6 +117,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     runs = commands.add_parser("runs", help="list runs")
     runs.set_defaults(handler=_runs)
+
+    watch = commands.add_parser(
+        "watch",
+        help="follow a run in a live dashboard (plain progress lines when not a terminal)",
+        formatter_class=defaults,
+    )
+    watch.add_argument("run_id", metavar="RUN", help="run id, or a unique prefix of it")
+    watch.add_argument("--once", action="store_true", help="print the current state once and exit")
+    watch.add_argument(
+        "--interval", type=float, default=1.0, help="seconds between reads of the archive"
+    )
+    watch.set_defaults(handler=_watch)
+    _add_inspection_commands(commands)
 
     archive = commands.add_parser("archive", help="maintain run archives")
     archive_commands = archive.add_subparsers(title="archive commands", metavar="COMMAND")
@@ -161,6 +191,7 @@ def _configure_logging(verbose: bool) -> None:
 def _run(args: argparse.Namespace) -> int:
     from evolarium.evolve.config import RunConfig
     from evolarium.evolve.session import start_evolution
+    from evolarium.llm.budget import Budget
     from evolarium.llm.local import DEFAULT_MODEL
     from evolarium.llm.router import ModelConfig
     from evolarium.sandbox.profile import Limits
@@ -187,8 +218,15 @@ def _run(args: argparse.Namespace) -> int:
             workspace_mb=args.workspace_mb,
         ),
         skip_invalid=args.skip_invalid,
+        budget=Budget(
+            dollars=args.max_dollars,
+            tokens=args.max_total_tokens,
+            calls=args.max_calls,
+            evaluation_tokens=args.evaluation_tokens,
+            evaluation_calls=args.evaluation_calls,
+        ),
     )
-    return start_evolution(config, console)
+    return start_evolution(config, console, live=sys.stdout.isatty())
 
 
 def _check_run_options(args: argparse.Namespace) -> None:
@@ -199,6 +237,15 @@ def _check_run_options(args: argparse.Namespace) -> None:
         raise ConfigError(
             f"--api-base {args.api_base} needs --model naming the model that server serves"
         )
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from evolarium.dashboard.watch import watch
+    from evolarium.errors import ConfigError
+
+    if not args.interval > 0:
+        raise ConfigError(f"--interval must be a number of seconds above 0, got {args.interval}")
+    return watch(args.run_id, once=args.once, interval=args.interval, console=console)
 
 
 def _tree(args: argparse.Namespace) -> int:
@@ -213,30 +260,137 @@ def _tree(args: argparse.Namespace) -> int:
 
 
 def _runs(_args: argparse.Namespace) -> int:
-    from evolarium.archive import Archive
-    from evolarium.errors import ArchiveError
-    from evolarium.paths import runs_dir
+    from evolarium.archive.reader import archive_paths
+    from evolarium.dashboard.inspect import runs_view
 
-    table = Table("run", "status", "suite", "model", "agents", "evaluations")
-    for path in sorted(runs_dir().glob("r*/archive.db")):
-        try:
-            archive = Archive.open(path)
-        except ArchiveError as error:
-            table.add_row(path.parent.name, escape(f"unreadable: {error}"), "", "", "", "")
-            continue
-        for run in archive.runs():
-            agents = archive.agents(run.id)
-            table.add_row(
-                run.id,
-                run.status,
-                run.suite,
-                run.model,
-                str(len(agents)),
-                str(len(archive.evaluations(run.id))),
-            )
-        archive.close()
-    console.print(table)
+    console.print(runs_view(archive_paths()))
     return 0
+
+
+def _add_inspection_commands(commands) -> None:
+    show = commands.add_parser("show", help="describe an agent: lineage, scores, calls, cost")
+    show.add_argument("agent", metavar="AGENT", help="agent id, or a unique prefix of it")
+    show.set_defaults(handler=_show)
+
+    diff = commands.add_parser("diff", help="show the code changes from agent A to agent B")
+    diff.add_argument("first", metavar="A", help="agent id or unique prefix")
+    diff.add_argument("second", metavar="B", help="agent id or unique prefix")
+    diff.set_defaults(handler=_diff)
+
+    frontier = commands.add_parser(
+        "frontier", help="list the agents that win at least one task, and their wins"
+    )
+    frontier.add_argument("run_id", metavar="RUN", help="run id, or a unique prefix of it")
+    frontier.set_defaults(handler=_frontier)
+
+    calls = commands.add_parser("calls", help="list the model calls of an agent")
+    calls.add_argument("agent", metavar="AGENT", help="agent id, or a unique prefix of it")
+    calls.set_defaults(handler=_calls)
+
+    export = commands.add_parser(
+        "export", help="write a run to JSON, CSV, an HTML page or PNG plots"
+    )
+    export.add_argument("run_id", metavar="RUN", help="run id, or a unique prefix of it")
+    export.add_argument(
+        "--format",
+        required=True,
+        choices=["json", "csv", "html", "png"],
+        help="json: one document; csv: evaluations.csv and agents.csv; html: one "
+        "self-contained page; png: score, cost and frontier plots",
+    )
+    export.add_argument(
+        "--output",
+        default=None,
+        help="file for json and html ('-' for standard output), folder for csv and png "
+        "(default: named after the run, in the current folder)",
+    )
+    export.add_argument(
+        "--full", action="store_true", help="json: include the request and response of each call"
+    )
+    export.set_defaults(handler=_export)
+
+    replay = commands.add_parser(
+        "replay",
+        help="print a run's events again, or re-run an agent's evaluation with --task",
+        description=(
+            "evolarium replay RUN [--speed X] prints a run's events again at a chosen pace. "
+            "evolarium replay AGENT --task T --recorded re-runs the agent's archived "
+            "evaluation in a fresh sandbox from the recorded model replies and reports "
+            "whether the final workspace is identical; --live asks the run's model again "
+            "and stores the result as a new evaluation with stage 'replay'."
+        ),
+    )
+    replay.add_argument("target", metavar="RUN_OR_AGENT", help="run id, or agent id with --task")
+    replay.add_argument(
+        "--speed",
+        type=float,
+        default=10.0,
+        help="times faster than the run happened; 0 prints every event at once",
+    )
+    replay.add_argument("--task", default=None, help="re-run the agent's evaluation on this task")
+    modes = replay.add_mutually_exclusive_group()
+    modes.add_argument(
+        "--recorded", action="store_true", help="serve the recorded model replies (default)"
+    )
+    modes.add_argument("--live", action="store_true", help="call the run's model again")
+    replay.set_defaults(handler=_replay)
+
+
+def _show(args: argparse.Namespace) -> int:
+    from evolarium.dashboard.inspect import show_agent
+
+    console.print(show_agent(args.agent))
+    return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from evolarium.dashboard.codediff import agent_code_diff
+
+    console.print(agent_code_diff(args.first, args.second))
+    return 0
+
+
+def _frontier(args: argparse.Namespace) -> int:
+    from evolarium.dashboard.frontier import frontier_view
+
+    console.print(frontier_view(args.run_id))
+    return 0
+
+
+def _calls(args: argparse.Namespace) -> int:
+    from evolarium.dashboard.inspect import calls_table
+
+    console.print(calls_table(args.agent))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from evolarium.dashboard.export import export_run
+
+    for path in export_run(args.run_id, args.format, output=args.output, full=args.full):
+        console.print(f"wrote {escape(str(path))}", highlight=False)
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from evolarium.errors import ConfigError
+
+    if args.task is None:
+        if args.recorded or args.live:
+            raise ConfigError("--recorded and --live re-run an evaluation; add --task TASK_ID")
+        from evolarium.dashboard.replay import replay
+
+        replay(args.target, console, args.speed)
+        return 0
+
+    from evolarium.archive.reader import locate_agent
+    from evolarium.evolve.replay import replay_evaluation
+
+    location = locate_agent(args.target)
+    mode = "live" if args.live else "recorded"
+    result = replay_evaluation(location.path, location.agent_id, args.task, mode)
+    console.print(escape(result.summary()), highlight=False)
+    return 0 if result.identical or mode == "live" else 1
 
 
 def _archive_migrate(args: argparse.Namespace) -> int:

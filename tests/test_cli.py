@@ -163,6 +163,8 @@ def old_archive(home: Path) -> Path:
     connection.execute("ALTER TABLE evaluation DROP COLUMN tampering")
     connection.execute("ALTER TABLE modelcall DROP COLUMN cost_usd")
     connection.execute("ALTER TABLE modelcall DROP COLUMN attempt")
+    connection.execute("DROP INDEX ix_modelcall_request_key")
+    connection.execute("ALTER TABLE modelcall DROP COLUMN request_key")
     connection.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     connection.commit()
     connection.close()

@@ -203,3 +203,25 @@ def test_evolution_stops_at_call_budget(docker_client, sandbox_image):
     assert len(spent) == 4
     assert any(event.kind == "budget_spent" for event in archive.events(run_id))
     assert evolarium_containers(docker_client, run_id) == []
+
+
+@pytest.mark.parametrize("selection", ["pareto", "cmp", "best", "random"])
+def test_evolution_each_selection(docker_client, sandbox_image, selection):
+    tasks = list(load_suite("builtin").tasks[:2])
+    with FakeProvider([scripted_model(tasks)] * 100) as fake:
+        config = RunConfig(
+            suite="builtin",
+            tasks=2,
+            generations=2,
+            selection=selection,
+            model=ModelConfig(model="openai/fake", api_base=fake.url, api_key="test"),
+            agent_steps=2,
+            agent_limits=Limits(timeout_s=120),
+        )
+        run_id, archive = run_and_open(config)
+
+    agents = check_lineage(archive, run_id)
+    assert len(agents) == 3
+    assert archive.run(run_id).selection == selection
+    assert all(agent.status == "evaluated" for agent in agents)
+    assert evolarium_containers(docker_client, run_id) == []

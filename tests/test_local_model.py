@@ -102,7 +102,9 @@ def test_concurrent_chats_well_formed() -> None:
     for response in responses.values():
         assert_completion(response)
         assert response["usage"]["completion_tokens"] <= 24
-    assert sorted(record.outcome for record in records) == ["ok", "ok"]
+    # A reply that reaches the 24-token cap is stored as "truncated", which is a success too.
+    assert len(records) == 2
+    assert {record.outcome for record in records} <= {"ok", "truncated"}
     assert gateway.completion_tokens == sum(
         response["usage"]["completion_tokens"] for response in responses.values()
     )

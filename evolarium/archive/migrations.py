@@ -17,6 +17,8 @@ STEPS: dict[int, list[str]] = {
     2: [
         "ALTER TABLE modelcall ADD COLUMN cost_usd FLOAT",
         "ALTER TABLE modelcall ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE modelcall ADD COLUMN request_key VARCHAR",
+        "CREATE INDEX ix_modelcall_request_key ON modelcall (request_key)",
     ],
 }
 """The statements that take an archive from the key's version to the next one."""

@@ -73,7 +73,7 @@ class Evaluation(SQLModel, table=True):
     agent_id: str = Field(foreign_key="agent.id", index=True)
     task_id: str = Field(index=True)
     stage: str
-    """minibatch | full"""
+    """minibatch | full | replay (a live re-run by evolarium.evolve.replay)"""
     score: float
     """Fraction of hidden tests passed, in [0, 1]."""
     resolved: bool
@@ -116,6 +116,9 @@ class ModelCall(SQLModel, table=True):
     """Dollars by litellm's price table; None when the model has no known price (schema 3)."""
     attempt: int = 1
     """The attempt number within one request: the gateway retries some failures (schema 3)."""
+    request_key: str | None = Field(default=None, index=True)
+    """sha256 of the request as the router sends it, the key that replay looks up
+    (evolarium.llm.replay.request_key). None for a body rejected before routing (schema 3)."""
     outcome: str
     error: str | None = None
     started_at: datetime = Field(default_factory=utcnow)

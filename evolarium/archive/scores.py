@@ -9,9 +9,16 @@ ScoreTable = dict[str, dict[str, float]]
 """agent id -> task id -> score"""
 
 
+REPLAY_STAGE = "replay"
+"""The stage of an evaluation re-run by `evolarium replay --live`; it never changes scores."""
+
+
 def score_table(evaluations: Iterable[Evaluation]) -> ScoreTable:
+    """Map each agent and task to its latest score; replayed evaluations are left out."""
     table: ScoreTable = defaultdict(dict)
     for evaluation in evaluations:
+        if evaluation.stage == REPLAY_STAGE:
+            continue
         table[evaluation.agent_id][evaluation.task_id] = evaluation.score
     return dict(table)
 

@@ -7,6 +7,7 @@ the gateway records model calls from its server threads. Readers such as
 
 import json
 import logging
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import event, func
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel, create_engine, select
 
 from evolarium.archive import migrations
@@ -33,6 +35,8 @@ from evolarium.errors import ArchiveError
 log = logging.getLogger(__name__)
 
 ARCHIVE_FILE = "archive.db"
+READ_ONLY_BUSY_TIMEOUT_S = 2.0
+"""How long a read-only connection waits for a lock before it reports the archive locked."""
 
 
 def _enable_wal(engine: Engine) -> None:
@@ -81,6 +85,39 @@ class Archive:
         if migrate and version is not None and version < SCHEMA_VERSION:
             migrations.migrate(archive.engine, version, SCHEMA_VERSION)
         archive.check_schema()
+        return archive
+
+    @classmethod
+    def open_read_only(cls, path: Path) -> "Archive":
+        """Open an existing SQLite archive for reading only, without migrating or writing.
+
+        Every connection is a ``mode=ro`` URI with no PRAGMA that writes, and it is
+        closed after each use. Archives use WAL mode, where readers do not make the
+        writer wait, and a writer that ends while no reader is connected removes its
+        -wal and -shm files. An archive of another schema version, a corrupt file and
+        a locked file raise ArchiveError with a one-line message. Write methods on the
+        returned archive fail.
+        """
+        if not path.is_file():
+            raise ArchiveError(f"archive file not found: {path}")
+        version = _read_only_schema_version(path)
+        if version is not None and version < SCHEMA_VERSION:
+            raise ArchiveError(
+                f"archive {path} has schema version {version}, this evolarium reads version "
+                f"{SCHEMA_VERSION}; upgrade it with: evolarium archive migrate {path}"
+            )
+        if version != SCHEMA_VERSION:
+            raise ArchiveError(
+                f"archive {path} has schema version {version}, this evolarium reads version "
+                f"{SCHEMA_VERSION}; use the evolarium release that wrote it"
+            )
+
+        archive = cls.__new__(cls)
+        archive.url = f"sqlite:///{path}"
+        archive.engine = create_engine(
+            "sqlite://", creator=lambda: _connect_read_only(path), poolclass=NullPool
+        )
+        archive._lock = threading.Lock()
         return archive
 
     def schema_version(self) -> int | None:
@@ -242,3 +279,53 @@ def _connect_args(url: str) -> dict:
         # Gateway threads write through the same engine as the loop thread.
         return {"check_same_thread": False, "timeout": 30}
     return {}
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """Open a read-only connection to an archive file.
+
+    A read-only open of a WAL file creates its -wal and -shm files when they are
+    missing and cannot remove them again. They are missing only when no writer has
+    the file open, so the file is then opened as immutable, which creates nothing.
+    """
+    # NOTE: a writer that opens the file after an immutable open (evolarium archive
+    # migrate, say) is not seen by that connection; connections last one read.
+    writer_files = [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal")]
+    immutable = not any(file.exists() for file in writer_files)
+    uri = f"{path.resolve().as_uri()}?mode=ro" + ("&immutable=1" if immutable else "")
+    return sqlite3.connect(uri, uri=True, timeout=READ_ONLY_BUSY_TIMEOUT_S, check_same_thread=False)
+
+
+def _read_only_schema_version(path: Path) -> int | None:
+    """Return the schema version stored in an archive file, or None if it has none.
+
+    Raises ArchiveError with a one-line message for a locked, corrupt or foreign file.
+    """
+    try:
+        connection = _connect_read_only(path)
+    except sqlite3.Error as error:
+        raise ArchiveError(f"cannot open archive {path}: {error}") from error
+    try:
+        row = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.OperationalError as error:
+        raise _read_error(path, error) from error
+    except sqlite3.DatabaseError as error:
+        raise ArchiveError(
+            f"archive {path} is corrupt or not an SQLite database ({error}); "
+            f"restore it from a copy or start a new run"
+        ) from error
+    finally:
+        connection.close()
+    return int(row[0]) if row else None
+
+
+def _read_error(path: Path, error: sqlite3.OperationalError) -> ArchiveError:
+    message = str(error)
+    if "locked" in message or "busy" in message:
+        return ArchiveError(
+            f"archive {path} is locked by another process ({message}); "
+            f"try again when that process releases it"
+        )
+    if "no such table" in message:
+        return ArchiveError(f"{path} is not an evolarium archive ({message})")
+    return ArchiveError(f"cannot read archive {path}: {message}")

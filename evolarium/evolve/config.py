@@ -7,7 +7,7 @@ from evolarium.llm.budget import Budget
 from evolarium.llm.router import ModelConfig
 from evolarium.sandbox.profile import Limits
 
-SELECTIONS = ("score-child", "random")
+SELECTIONS = ("score-child", "pareto", "cmp", "best", "random")
 OPERATORS = ("self",)
 
 # Integer fields: the command-line option that sets each, and its smallest valid value.

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import docker
+import numpy as np
 
 from evolarium.agents import contract
 from evolarium.archive import Agent, Archive, Evaluation
@@ -24,7 +25,7 @@ from evolarium.archive.snapshot import pack_dir, unpack
 from evolarium.evolve.config import RunConfig
 from evolarium.evolve.evaluation import Evaluator
 from evolarium.evolve.operators import self_modify
-from evolarium.evolve.selection import Candidate, make_selection
+from evolarium.evolve.selection import ScoreMatrix, make_selection
 from evolarium.evolve.validation import validate_child
 from evolarium.llm.gateway import CallContext, Gateway
 from evolarium.sandbox import SandboxError
@@ -137,6 +138,8 @@ class Evolution:
         return True
 
     def _make_and_evaluate_child(self, generation: int) -> None:
+        if self._evaluate_more_instead(generation):
+            return
         parent = self._select_parent()
         self._event(
             "parent_selected", f"parent {parent.id}", generation=generation, agent_id=parent.id
@@ -289,15 +292,56 @@ class Evolution:
             return [result for result in pool.map(evaluate_one, tasks) if result is not None]
 
     def _select_parent(self) -> Agent:
+        agents, matrix = self._score_matrix()
+        return agents[self.selection.pick(matrix, self.rng)]
+
+    def _score_matrix(self) -> tuple[list[Agent], ScoreMatrix]:
+        """Return the evaluated agents in creation order and their score matrix."""
+        # NOTE: rebuilt from the archive for every pick; a run of thousands of agents
+        # would want it kept up to date as evaluations arrive.
         all_agents = self.archive.agents(self.run_id)
-        agents = {a.id: a for a in all_agents if a.status == "evaluated"}
+        agents = [agent for agent in all_agents if agent.status == "evaluated"]
         table = score_table(self.archive.evaluations(self.run_id))
-        means = mean_scores({a: table.get(a, {}) for a in agents}, self.task_ids)
         children = Counter(agent.parent_id for agent in all_agents if agent.parent_id)
-        candidates = [
-            Candidate(agent_id=a, score=means[a], children=children.get(a, 0)) for a in agents
-        ]
-        return agents[self.selection.pick(candidates, self.rng).agent_id]
+        matrix = ScoreMatrix.build(
+            [agent.id for agent in agents],
+            self.task_ids,
+            table,
+            parents={agent.id: agent.parent_id for agent in agents},
+            children=dict(children),
+        )
+        return agents, matrix
+
+    def _evaluate_more_instead(self, generation: int) -> bool:
+        """For cmp: evaluate one more task of an existing agent when the rule says so.
+
+        Return False when the loop should make a child instead.
+        """
+        should_expand = getattr(self.selection, "should_expand", None)
+        if should_expand is None:
+            return False
+        agents, matrix = self._score_matrix()
+        evaluations = int((~np.isnan(matrix.scores)).sum())
+        if should_expand(len(agents), evaluations):
+            return False
+        open_rows = np.isnan(matrix.scores).any(axis=1)
+        if not open_rows.any():
+            return False
+        pick = self.selection.pick(matrix, self.rng)
+        if not open_rows[pick]:
+            pick = self.rng.choice(np.flatnonzero(open_rows).tolist())
+        agent = agents[pick]
+        missing = [t for t, s in zip(self.tasks, matrix.scores[pick], strict=True) if np.isnan(s)]
+        task = self.rng.choice(missing)
+        self._event(
+            "evaluate_more",
+            f"{agent.id}: one more task, {task.id}, instead of a new child",
+            generation=generation,
+            agent_id=agent.id,
+        )
+        self._evaluate(agent, [task], stage="full")
+        self.archive.update_agent(agent.id, status="evaluated")
+        return True
 
     def _failures(self, agent_id: str) -> list[Evaluation]:
         evaluations = self.archive.evaluations(self.run_id, agent_id)

@@ -2,12 +2,14 @@
 
 import logging
 import socket
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from docker.errors import DockerException
 from rich.console import Console
 
 from evolarium.agents.contract import seed_agent_dir
+from evolarium.archive import ARCHIVE_FILE
 from evolarium.dashboard.progress import ProgressPrinter
 from evolarium.errors import ModelError, TaskError
 from evolarium.evolve.config import RunConfig
@@ -48,8 +50,12 @@ def _remove_sandboxes(client, run_id: str) -> None:
         log.warning("cannot remove the sandboxes of run %s now: %s", run_id, error)
 
 
-def start_evolution(config: RunConfig, console: Console) -> int:
-    """Check every input, run the loop, and print the run id and archive path."""
+def start_evolution(config: RunConfig, console: Console, *, live: bool = False) -> int:
+    """Check every input, run the loop, and print the run id and archive path.
+
+    With ``live`` and a terminal console, a live dashboard of the run is drawn under
+    the progress lines.
+    """
     suite = load_suite(config.suite, skip_invalid=config.skip_invalid)
     if config.tasks is not None and config.tasks > len(suite.tasks):
         raise TaskError(
@@ -74,7 +80,7 @@ def start_evolution(config: RunConfig, console: Console) -> int:
         f" selection {config.selection}, {config.generations} generations"
     )
     gateway = Gateway(router, recorder=archive_recorder(archive), budget=config.budget)
-    printer = ProgressPrinter(console)
+    printer = _progress_printer(console, live, run_id, run_dir / ARCHIVE_FILE)
     evolution = Evolution(
         config=config,
         run_id=run_id,
@@ -108,3 +114,13 @@ def start_evolution(config: RunConfig, console: Console) -> int:
         console.print(f"stopped early because {summary.stopped_by}")
     console.print(f"see the lineage with: evolarium tree {run_id}")
     return 0
+
+
+def _progress_printer(
+    console: Console, live: bool, run_id: str, archive_path: Path
+) -> ProgressPrinter:
+    if live and console.is_terminal:
+        from evolarium.dashboard.live import LivePrinter
+
+        return LivePrinter(console, archive_path, run_id)
+    return ProgressPrinter(console)

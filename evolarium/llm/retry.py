@@ -72,7 +72,7 @@ def classify(error: BaseException) -> str:
 
 
 def _is_malformed(error: BaseException) -> bool:
-    """Tell whether the provider answered with a body that is not a valid completion."""
+    """Tell whether the provider replied with a body that is not a valid completion."""
     if isinstance(error, litellm.APIResponseValidationError | json.JSONDecodeError):
         return True
     if isinstance(error, UnicodeDecodeError):

@@ -23,6 +23,7 @@ from evolarium.agents.contract import DEFAULT_MODEL_NAME
 from evolarium.errors import ConfigError
 from evolarium.llm.budget import BudgetExceededError
 from evolarium.llm.calls import CallContext, InvalidRequestError, ProviderError
+from evolarium.llm.replay import ReplayMissError
 
 if TYPE_CHECKING:
     from evolarium.llm.gateway import Gateway
@@ -99,6 +100,10 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             response = gateway.complete(request, self.server.context)  # type: ignore[arg-type]
         except InvalidRequestError as error:
             self._send_error(HTTPStatus.BAD_REQUEST, str(error))
+        except ReplayMissError as error:
+            # 404 because the recording has no response for this request. The OpenAI
+            # client does not retry a 404, and no model is called in replay mode.
+            self._send_error(HTTPStatus.NOT_FOUND, f"replay miss: {error}", "replay_miss")
         except ProviderError as error:
             self._send_error(HTTPStatus.BAD_GATEWAY, f"model provider failed: {error}", "api_error")
         except BudgetExceededError as error:

@@ -194,19 +194,20 @@ class WarmPool:
     def _wait_removed(self, timeout_s: float) -> None:
         """Wait for the daemon to auto-remove this pool's containers; force what is left."""
         deadline = time.monotonic() + timeout_s
+        label = f"{POOL_LABEL}={self.pool_id}"
         while True:
             try:
-                left = self.client.containers.list(
-                    all=True, filters={"label": f"{POOL_LABEL}={self.pool_id}"}
-                )
+                # The low-level list inspects nothing, so a container that the daemon
+                # removes meanwhile cannot make the call fail.
+                left = self.client.api.containers(all=True, quiet=True, filters={"label": label})
             except docker.errors.APIError as error:
                 log.warning("cannot list the %s pool's containers: %s", self.purpose, error)
                 return
             if not left:
                 return
             if time.monotonic() > deadline:
-                for container in left:
-                    remove_container(container)
+                for entry in left:
+                    _force_remove(self.client, entry["Id"])
                 return
             time.sleep(0.1)
 
@@ -314,6 +315,14 @@ class WarmPool:
             except OSError:
                 pass
             _stop(warm.container)
+
+
+def _force_remove(client: docker.DockerClient, container_id: str) -> None:
+    try:
+        client.api.remove_container(container_id, force=True)
+    except docker.errors.APIError as error:
+        if getattr(error, "status_code", None) not in (404, 409):
+            log.warning("cannot remove container %s: %s", container_id[:12], error)
 
 
 def _stop(container) -> None:
