@@ -246,8 +246,10 @@ def calls_table(query: str) -> RenderableType:
 
 
 def _call_outcome(outcome: str, error: str | None) -> Text:
-    if outcome == "ok":
+    if outcome in ("ok", "replayed"):
         return Text(outcome, style="green")
+    if outcome == "truncated":
+        return Text(outcome, style="yellow")
     text = Text(outcome, style="red")
     if error:
         first_line = error.strip().splitlines()[0] if error.strip() else ""

@@ -34,6 +34,9 @@ RATE_WINDOW_S = 300.0
 """Evaluations and model calls per minute are counted over this many recent seconds."""
 
 OK_EVALUATION_OUTCOMES = {"ok", "exit_error"}
+# Model calls that returned a reply: a reply cut at the token limit, or one served from a
+# recording, is not an error.
+SUCCESSFUL_CALL_OUTCOMES = {"ok", "truncated", "replayed"}
 """Evaluation outcomes that are the agent's ordinary success or failure, not a problem."""
 
 
@@ -370,7 +373,7 @@ class RunLoader:
                 self._evaluation_calls[evaluation_id] = (agent_id, task_id, started_at)
             elif agent_id and purpose in ("operator", "validation"):
                 self._step_calls.setdefault((purpose, agent_id), started_at)
-            if outcome != "ok":
+            if outcome not in SUCCESSFUL_CALL_OUTCOMES:
                 message = f"{purpose} call of {agent_id or 'no agent'}: {outcome}"
                 if error:
                     message += f": {_first_line(error)}"
