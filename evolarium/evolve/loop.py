@@ -303,9 +303,11 @@ class Evolution:
         agents = [agent for agent in all_agents if agent.status == "evaluated"]
         table = score_table(self.archive.evaluations(self.run_id))
         children = Counter(agent.parent_id for agent in all_agents if agent.parent_id)
+        # Flaky tasks cannot make a Pareto winner, so the pareto strategy does not see them.
+        task_ids = self.pareto_task_ids if self.config.selection == "pareto" else self.task_ids
         matrix = ScoreMatrix.build(
             [agent.id for agent in agents],
-            self.task_ids,
+            task_ids,
             table,
             parents={agent.id: agent.parent_id for agent in agents},
             children=dict(children),
@@ -331,7 +333,12 @@ class Evolution:
         if not open_rows[pick]:
             pick = self.rng.choice(np.flatnonzero(open_rows).tolist())
         agent = agents[pick]
-        missing = [t for t, s in zip(self.tasks, matrix.scores[pick], strict=True) if np.isnan(s)]
+        by_id = {task.id: task for task in self.tasks}
+        missing = [
+            by_id[task_id]
+            for task_id, score in zip(matrix.task_ids, matrix.scores[pick], strict=True)
+            if np.isnan(score)
+        ]
         task = self.rng.choice(missing)
         self._event(
             "evaluate_more",
