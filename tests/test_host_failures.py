@@ -61,7 +61,7 @@ def test_lost_daemon_stops_the_run_and_stores_nothing(evaluator_parts, tmp_path)
     evaluator = make_evaluator(dead_client(tmp_path), gateway, run_id, archive)
     task = load_task(builtin_dir() / TASK)
 
-    with pytest.raises(DockerUnavailableError, match="stopped answering"):
+    with pytest.raises(DockerUnavailableError, match="stopped responding"):
         evaluator.evaluate("agent0", seed_agent_dir(), task, stage="full")
     assert archive.evaluations(run_id) == []
 

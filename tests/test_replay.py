@@ -511,7 +511,7 @@ def test_replay_recorded_evaluation(docker_client, sandbox_image, tmp_path: Path
     assert not changed.identical
     assert changed.workspace_hash != evaluation.workspace_hash
     assert changed.score < evaluation.score
-    # The agent sees a compile error and sends a second request, which has no recording.
+    # The agent gets a compile error and sends a second request, which has no recording.
     assert changed.calls == evaluation.calls + 1
     assert changed.miss is not None
     assert "messages[1].content" in changed.miss

@@ -92,7 +92,7 @@ class Evaluation(SQLModel, table=True):
     workspace_hash: str | None = None
     """Hash of the final workspace, stored as a code snapshot."""
     tampering: str | None = None
-    """What the scorer found when the final workspace tried to game it (schema 2)."""
+    """Findings of the scorer when the final workspace tried to game it (schema 2)."""
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -68,7 +68,7 @@ class Evaluator:
     def _check_host(self, error: Exception | None) -> None:
         """Stop the run, storing nothing more, when the host rather than the agent failed.
 
-        A full disk or a Docker daemon that stopped answering would otherwise
+        A full disk or a Docker daemon that stopped responding would otherwise
         score every later evaluation 0 and mislead the search.
         """
         if isinstance(error, OSError) and error.errno == errno.ENOSPC:
@@ -80,7 +80,7 @@ class Evaluator:
             self.client.ping()
         except (OSError, docker.errors.DockerException) as lost:
             raise DockerUnavailableError(
-                f"the Docker daemon stopped answering during the run ({lost.__class__.__name__});"
+                f"the Docker daemon stopped responding during the run ({lost.__class__.__name__});"
                 f" start it again (scripts/setup.sh does) and start the run again; the "
                 f"evaluations stored so far are kept"
             ) from error

@@ -48,7 +48,7 @@ class GenerationSummary:
     calls: int
     tokens: int
     stopped_by: str | None = None
-    """Why the run stopped before its last generation, such as a spent budget."""
+    """The reason the run stopped before its last generation, such as a spent budget."""
 
 
 ProgressCallback = Callable[[str, dict], None]
@@ -128,7 +128,7 @@ class Evolution:
         return replace(summary, stopped_by=self.gateway.meter.exhausted())
 
     def _budget_spent(self, generation: int) -> bool:
-        """Tell whether the run's model budget is spent, and say so once in the events."""
+        """Tell whether the run's model budget is spent, and record that once as an event."""
         reason = self.gateway.meter.exhausted()
         if reason is None:
             return False
@@ -315,7 +315,7 @@ class Evolution:
         return agents, matrix
 
     def _evaluate_more_instead(self, generation: int) -> bool:
-        """For cmp: evaluate one more task of an existing agent when the rule says so.
+        """For cmp: evaluate one more task of an existing agent when its rule calls for it.
 
         Return False when the loop should make a child instead.
         """

@@ -88,7 +88,7 @@ def run_agent(
                         contract.WORKSPACE_DIR, final, max_bytes=limits.workspace_mb * MB * 2
                     )
                 except DirectoryTooLarge as error:
-                    # A sparse file can look far larger than the tmpfs that holds it.
+                    # A sparse file can look far larger than the tmpfs that contains it.
                     log.info("final workspace not copied: %s", error)
                     final.mkdir(exist_ok=True)
                     result = replace(result, outcome="disk", output=f"{result.output}\n{error}")

@@ -227,7 +227,7 @@ class Gateway:
         self, request: dict, context: CallContext, error: BudgetExceededError, started_at
     ) -> None:
         logger.info(
-            "refused a model call over budget (run %s, agent %s, evaluation %s): %s",
+            "rejected a model call over budget (run %s, agent %s, evaluation %s): %s",
             context.run_id,
             context.agent_id,
             context.evaluation_id,

@@ -220,7 +220,7 @@ class Sandbox:
             raise SandboxError(f"cannot measure {path} in {self.name}: {result.output.strip()}")
         if int(size) > max_bytes:
             raise DirectoryTooLarge(
-                f"{path} in {self.name} holds {int(size)} bytes (apparent size), over the "
+                f"{path} in {self.name} contains {int(size)} bytes (apparent size), over the "
                 f"{max_bytes} bytes that are copied out"
             )
 

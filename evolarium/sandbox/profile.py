@@ -13,8 +13,10 @@ EVALUATION_LABEL = f"{LABEL_PREFIX}.evaluation"
 
 SANDBOX_UID = 1000
 RESULTS_DIR = "/junit"
-"""Where the scoring harness has pytest write its JUnit XML. It is not a directory in the
-image: a tmpfs over an image directory takes that directory's mode."""
+"""The directory where the scoring harness has pytest write its JUnit XML.
+
+It is not a directory in the image, because a tmpfs over an image directory takes
+that directory's mode."""
 
 # Fixed environment, so the same program scores the same way every time.
 DETERMINISTIC_ENV = {
@@ -53,7 +55,7 @@ def hardening(limits: Limits, *, cap_add: tuple[str, ...] = (), scoring: bool = 
 
     The main process runs as root with no capabilities (apart from ``cap_add``),
     so the sandbox user, which runs every command, can neither signal nor trace
-    it: the container's deadline holds whatever the sandboxed program does.
+    it: the container's deadline is kept whatever the sandboxed program does.
 
     Scoring containers also get ``/hidden`` for the hidden tests and
     ``/junit``, which belongs to root and which the sandbox user may write

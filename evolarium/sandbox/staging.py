@@ -41,7 +41,7 @@ def check_tree(
     total = sum(_checked_size(path, source) for path in _walk(source, ignore))
     if total > max_bytes:
         raise StagingError(
-            f"{source} holds {total / MB:.1f} MB, over the {max_bytes / MB:.0f} MB sandbox "
+            f"{source} contains {total / MB:.1f} MB, over the {max_bytes / MB:.0f} MB sandbox "
             f"workspace; make it smaller or raise the limit with --workspace-mb"
         )
 
