@@ -57,59 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    run = commands.add_parser("run", help="start an evolution run", formatter_class=defaults)
-    run.add_argument(
-        "--suite", default="builtin", help="builtin, humaneval, exercism:PATH, or a task directory"
-    )
-    run.add_argument("--tasks", type=int, default=None, help="use the first N tasks of the suite")
-    run.add_argument("--generations", type=int, default=3, help="generations after the seed")
-    run.add_argument("--children", type=int, default=1, help="children made per generation")
-    run.add_argument(
-        "--select",
-        default="score-child",
-        help="parent selection: score-child (DGM), pareto (GEPA), cmp (HGM), best, or random",
-    )
-    run.add_argument("--model", default=None, help="litellm model string (default: local/smollm2)")
-    run.add_argument("--api-base", default=None, help="URL of an OpenAI-compatible server")
-    run.add_argument("--minibatch", type=int, default=3, help="tasks in a child's first stage")
-    run.add_argument(
-        "--threshold",
-        type=float,
-        default=0.0,
-        help="mean minibatch score a child needs to be evaluated on the rest (0 to 1)",
-    )
-    run.add_argument("--workers", type=int, default=1, help="evaluations run at the same time")
-    run.add_argument("--steps", type=int, default=3, help="step limit of each agent run")
-    run.add_argument("--agent-timeout", type=float, default=300.0, help="seconds per agent run")
-    run.add_argument(
-        "--memory-mb", type=int, default=1024, help="memory limit of each sandbox, swap included"
-    )
-    run.add_argument(
-        "--workspace-mb", type=int, default=64, help="size of each sandbox's /workspace (tmpfs)"
-    )
-    run.add_argument(
-        "--skip-invalid",
-        action="store_true",
-        help="run the suite's valid tasks and log the invalid ones instead of stopping",
-    )
-    run.add_argument("--max-tokens", type=int, default=512, help="max tokens per model reply")
-    run.add_argument(
-        "--max-dollars", type=float, default=None, help="stop the run when its calls cost this"
-    )
-    run.add_argument(
-        "--max-total-tokens", type=int, default=None, help="stop the run after this many tokens"
-    )
-    run.add_argument(
-        "--max-calls", type=int, default=None, help="stop the run after this many model calls"
-    )
-    run.add_argument(
-        "--evaluation-tokens", type=int, default=None, help="token limit of one evaluation"
-    )
-    run.add_argument(
-        "--evaluation-calls", type=int, default=None, help="model call limit of one evaluation"
-    )
-    run.add_argument("--seed", type=int, default=0, help="seed of the loop's random choices")
-    run.set_defaults(handler=_run)
+    _add_run_command(commands)
+    _add_resume_command(commands)
 
     tree = commands.add_parser("tree", help="print the lineage of a run with scores")
     tree.add_argument("run_id", metavar="RUN", help="run id, or a unique prefix of it")
@@ -138,6 +87,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     migrate.add_argument("target", metavar="RUN_OR_PATH", help="run id, prefix, or archive.db path")
     migrate.set_defaults(handler=_archive_migrate)
+    archive_check = archive_commands.add_parser(
+        "check",
+        help="verify the lineage, code snapshots, scores, model calls and run state of a run",
+        description="Verify the lineage, code snapshots, scores, model calls and run state in a "
+        "run's archive, opened read-only. Exit 0 when clean, 1 when it finds errors or "
+        "warnings, 2 when the run cannot be found or read.",
+    )
+    archive_check.add_argument("run_id", metavar="RUN", help="run id, or a unique prefix of it")
+    archive_check.add_argument(
+        "--json", action="store_true", help="print the findings as a JSON list instead of tables"
+    )
+    archive_check.set_defaults(handler=_archive_check)
 
     tasks = commands.add_parser("tasks", help="work with task suites")
     task_commands = tasks.add_subparsers(title="task commands", metavar="COMMAND")
@@ -188,55 +149,171 @@ def _configure_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+class _RunHelpFormatter(argparse.HelpFormatter):
+    """Add each run option's default, read from RunConfig, because the parser's are None."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        from evolarium.evolve.config import option_default
+
+        default = option_default(action.dest)
+        if action.help is None or default is None:
+            return action.help
+        return f"{action.help} (default: {default.replace('%', '%%')})"
+
+
+def _add_run_command(commands) -> None:
+    # Every option defaults to None, so only the options given override a --config file.
+    run = commands.add_parser(
+        "run", help="start an evolution run", formatter_class=_RunHelpFormatter
+    )
+    run.add_argument(
+        "--config",
+        metavar="FILE_OR_PRESET",
+        help="TOML file of settings, or a preset: dgm, gepa or hgm; options override it",
+    )
+    run.add_argument(
+        "--set",
+        action="append",
+        dest="overrides",
+        metavar="KEY=VALUE",
+        help="set a configuration key, applied after every other option; repeatable. KEY may "
+        "be dotted (model.max_tokens=256, operators.reflect=1), VALUE is read as TOML, and an "
+        "empty VALUE restores the default",
+    )
+    run.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the resolved configuration as TOML and exit without starting a run",
+    )
+    run.add_argument("--suite", help="builtin, humaneval, exercism:PATH, or a task directory")
+    run.add_argument("--tasks", type=int, help="use the first N tasks of the suite (default: all)")
+    run.add_argument("--generations", type=int, help="generations after the seed")
+    run.add_argument("--children", type=int, help="children made per generation")
+    run.add_argument(
+        "--select",
+        help="parent selection: score-child (DGM), pareto (GEPA), cmp (HGM), best, or random",
+    )
+    run.add_argument(
+        "--operators",
+        metavar="SPEC",
+        help="operators that make children, with weights: NAME or NAME=WEIGHT separated by "
+        "commas, e.g. self=2,reflect=1; names: self, reflect, merge",
+    )
+    run.add_argument("--model", help="litellm model string")
+    run.add_argument("--api-base", help="URL of an OpenAI-compatible server")
+    run.add_argument(
+        "--minibatch",
+        type=int,
+        help="tasks in a child's first stage; sets two stages: these tasks, then the rest",
+    )
+    run.add_argument(
+        "--threshold",
+        type=float,
+        help="mean first-stage score a child needs to be evaluated on the rest (0 to 1)",
+    )
+    run.add_argument("--workers", type=int, help="evaluations run at the same time")
+    run.add_argument("--steps", type=int, help="step limit of each agent run")
+    run.add_argument("--agent-timeout", type=float, help="seconds per agent run")
+    run.add_argument("--memory-mb", type=int, help="memory limit of each sandbox, swap included")
+    run.add_argument("--workspace-mb", type=int, help="size of each sandbox's /workspace (tmpfs)")
+    run.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        default=None,
+        help="run the suite's valid tasks and log the invalid ones instead of stopping",
+    )
+    run.add_argument("--max-tokens", type=int, help="max tokens per model reply")
+    run.add_argument("--max-dollars", type=float, help="stop the run when its calls cost this")
+    run.add_argument("--max-total-tokens", type=int, help="stop the run after this many tokens")
+    run.add_argument("--max-calls", type=int, help="stop the run after this many model calls")
+    run.add_argument("--evaluation-tokens", type=int, help="token limit of one evaluation")
+    run.add_argument("--evaluation-calls", type=int, help="model call limit of one evaluation")
+    run.add_argument("--max-agents", type=int, help="stop the run when it has this many agents")
+    run.add_argument("--max-evaluations", type=int, help="stop the run after this many evaluations")
+    run.add_argument(
+        "--max-wall-time",
+        metavar="DURATION",
+        help="stop the run after this long: seconds, or a number with s, m or h (e.g. 90m)",
+    )
+    run.add_argument(
+        "--replay-from",
+        metavar="RUN",
+        help="serve model calls from the responses recorded in run RUN, not a live model",
+    )
+    run.add_argument("--seed", type=int, help="seed of the loop's random choices")
+    run.set_defaults(handler=_run)
+
+
+def _add_resume_command(commands) -> None:
+    resume = commands.add_parser("resume", help="continue a stopped or killed run from its archive")
+    resume.add_argument("run_id", metavar="RUN", help="run id, or a unique prefix of it")
+    resume.add_argument(
+        "--set",
+        action="append",
+        dest="overrides",
+        metavar="KEY=VALUE",
+        help="change a configuration key for the rest of the run (needs --force); "
+        "VALUE is read as TOML; repeatable",
+    )
+    resume.add_argument(
+        "--force",
+        action="store_true",
+        help="resume even though --set changes the stored configuration; the change is "
+        "stored as an event of the run",
+    )
+    resume.add_argument(
+        "--live", action="store_true", help="draw the live dashboard (needs a terminal)"
+    )
+    resume.set_defaults(handler=_resume)
+
+
 def _run(args: argparse.Namespace) -> int:
     from evolarium.evolve.config import RunConfig
-    from evolarium.evolve.session import start_evolution
-    from evolarium.llm.budget import Budget
-    from evolarium.llm.local import DEFAULT_MODEL
-    from evolarium.llm.router import ModelConfig
-    from evolarium.sandbox.profile import Limits
 
-    _check_run_options(args)
-    model = ModelConfig(
-        model=args.model or DEFAULT_MODEL, api_base=args.api_base, max_tokens=args.max_tokens
-    )
-    config = RunConfig(
-        suite=args.suite,
-        tasks=args.tasks,
-        generations=args.generations,
-        children_per_generation=args.children,
-        selection=args.select,
-        minibatch=args.minibatch,
-        minibatch_threshold=args.threshold,
-        workers=args.workers,
-        agent_steps=args.steps,
-        seed=args.seed,
-        model=model,
-        agent_limits=Limits(
-            timeout_s=args.agent_timeout,
-            memory_mb=args.memory_mb,
-            workspace_mb=args.workspace_mb,
-        ),
-        skip_invalid=args.skip_invalid,
-        budget=Budget(
-            dollars=args.max_dollars,
-            tokens=args.max_total_tokens,
-            calls=args.max_calls,
-            evaluation_tokens=args.evaluation_tokens,
-            evaluation_calls=args.evaluation_calls,
-        ),
-    )
+    config = RunConfig.from_dict(_run_settings(args))
+    if args.print_config:
+        sys.stdout.write(config.to_toml())
+        return 0
+
+    from evolarium.evolve.session import start_evolution
+
     return start_evolution(config, console, live=sys.stdout.isatty())
 
 
-def _check_run_options(args: argparse.Namespace) -> None:
-    """Reject option combinations that RunConfig cannot see."""
+def _run_settings(args: argparse.Namespace) -> dict:
+    """Merge a run's settings: defaults < --config < options given < --set."""
+    from evolarium.evolve.config import (
+        apply_overrides,
+        apply_stage_options,
+        load_config,
+        merge_config,
+        options_to_dict,
+    )
+
+    data = load_config(args.config) if args.config else {}
+    data = merge_config(data, options_to_dict(vars(args)))
+    data = apply_stage_options(data, args.minibatch, args.threshold)
+    data = apply_overrides(data, args.overrides or [])
+    _check_run_options(data)
+    return data
+
+
+def _check_run_options(data: dict) -> None:
+    """Reject setting combinations that RunConfig cannot see."""
     from evolarium.errors import ConfigError
 
-    if args.api_base and not args.model:
+    model = data.get("model")
+    if isinstance(model, dict) and model.get("api_base") and not model.get("model"):
         raise ConfigError(
-            f"--api-base {args.api_base} needs --model naming the model that server serves"
+            f"--api-base {model['api_base']} needs --model naming the model that server "
+            "serves (in a config file: model.model)"
         )
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from evolarium.evolve.session import resume_evolution
+
+    return resume_evolution(args.run_id, args.overrides or [], args.force, console, args.live)
 
 
 def _watch(args: argparse.Namespace) -> int:
@@ -409,6 +486,17 @@ def _archive_migrate(args: argparse.Namespace) -> int:
     else:
         console.print(f"migrated {path} from schema version {before} to {SCHEMA_VERSION}")
     return 0
+
+
+def _archive_check(args: argparse.Namespace) -> int:
+    from evolarium.archive.check import check_run, report_view
+
+    report = check_run(args.run_id)
+    if args.json:
+        print(report.to_json())
+    else:
+        console.print(report_view(report), highlight=False)
+    return 1 if report.findings else 0
 
 
 def _tasks_list(args: argparse.Namespace) -> int:

@@ -91,6 +91,8 @@ def make_schema_1_archive(tmp_path):
     connection.execute("ALTER TABLE modelcall DROP COLUMN attempt")
     connection.execute("DROP INDEX ix_modelcall_request_key")
     connection.execute("ALTER TABLE modelcall DROP COLUMN request_key")
+    connection.execute("ALTER TABLE agent DROP COLUMN step")
+    connection.execute("ALTER TABLE agent DROP COLUMN operator_outcome")
     connection.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     connection.commit()
     connection.close()

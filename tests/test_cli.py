@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from evolarium.archive.models import SCHEMA_VERSION
+
 
 def evolarium(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     environment = dict(os.environ)
@@ -165,6 +167,8 @@ def old_archive(home: Path) -> Path:
     connection.execute("ALTER TABLE modelcall DROP COLUMN attempt")
     connection.execute("DROP INDEX ix_modelcall_request_key")
     connection.execute("ALTER TABLE modelcall DROP COLUMN request_key")
+    connection.execute("ALTER TABLE agent DROP COLUMN step")
+    connection.execute("ALTER TABLE agent DROP COLUMN operator_outcome")
     connection.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     connection.commit()
     connection.close()
@@ -181,7 +185,7 @@ def test_cli_old_archive_needs_migrate(evolarium_home: Path):
 
     migrated = evolarium("archive", "migrate", "r-old")
     assert migrated.returncode == 0, migrated.stderr
-    assert "from schema version 1 to 3" in migrated.stdout
+    assert f"from schema version 1 to {SCHEMA_VERSION}" in migrated.stdout
     assert evolarium("tree", "r-old").returncode == 0
 
 

@@ -8,6 +8,7 @@ code, so every step of the loop is exercised deterministically.
 
 import io
 import itertools
+import json
 import re
 
 import pytest
@@ -45,6 +46,9 @@ def scripted_model(tasks):
 
     def reply(request: dict) -> str:
         text = "\n".join(str(m.get("content", "")) for m in request["messages"])
+        if "Resolve the merge conflicts" in text:
+            code = seed_code + f"{EVOLVED_MARK} merged {next(edits)}\n"
+            return f"FILE: agent.py\n```python\n{code}```\n"
         if "Improve this coding agent" in text:
             # Each edit is new, so no child equals its parent.
             code = seed_code + f"{EVOLVED_MARK} {next(edits)}\n"
@@ -140,7 +144,11 @@ def test_evolution_rejects_unchanged_child(docker_client, sandbox_image):
     assert len(children) == 2
     for child in children:
         assert child.status == "invalid"
-        assert "no change" in child.reason
+        assert child.operator_outcome == "no_code"
+        assert "ended with no_code: none of the 1 model replies contained a code block" in (
+            child.reason
+        )
+        assert "no code today" in child.operator_log
         assert child.generation == 1
         assert archive.evaluations(run_id, child.id) == []
     assert len(archive.evaluations(run_id)) == len(tasks)
@@ -224,4 +232,144 @@ def test_evolution_each_selection(docker_client, sandbox_image, selection):
     assert len(agents) == 3
     assert archive.run(run_id).selection == selection
     assert all(agent.status == "evaluated" for agent in agents)
+    assert evolarium_containers(docker_client, run_id) == []
+
+
+def test_evolution_reflect_operator(docker_client, sandbox_image):
+    """GEPA-style: pareto selection, the reflect operator, minibatch acceptance (fake provider)."""
+    from evolarium.evolve.config import Stage
+
+    tasks = list(load_suite("builtin").tasks[:2])
+    with FakeProvider([scripted_model(tasks)] * 100) as fake:
+        config = RunConfig(
+            suite="builtin",
+            tasks=2,
+            generations=2,
+            selection="pareto",
+            operators={"reflect": 1.0},
+            stages=(Stage(1, beat_parent=True), Stage(None)),
+            model=ModelConfig(model="openai/fake", api_base=fake.url, api_key="test"),
+            agent_steps=2,
+            agent_limits=Limits(timeout_s=120),
+        )
+        run_id, archive = run_and_open(config)
+        requests = [str(r["messages"]) for r in fake.requests]
+
+    agents = check_lineage(archive, run_id)
+    children = [agent for agent in agents if agent.parent_id]
+    assert [child.operator for child in children] == ["reflect", "reflect"]
+    assert all(child.operator_outcome == "ok" for child in children)
+    assert any("from traces of its runs" in request for request in requests)
+    # Every child scores 1.0 on its minibatch like its parent, so none beats it there.
+    events = archive.events(run_id)
+    failed = [event for event in events if event.kind == "stage_failed"]
+    assert len(failed) == 2
+    assert all("not above its parent's 1.00" in event.message for event in failed)
+    for child in children:
+        assert len(archive.evaluations(run_id, child.id)) == 1
+    assert evolarium_containers(docker_client, run_id) == []
+
+
+def test_evolution_merge_operator(docker_client, sandbox_image):
+    """Two sibling children are merged against the seed; their edits conflict (fake provider)."""
+    tasks = list(load_suite("builtin").tasks[:1])
+    with FakeProvider([scripted_model(tasks)] * 200) as fake:
+        config = RunConfig(
+            suite="builtin",
+            tasks=1,
+            generations=2,
+            children_per_generation=2,
+            seed=1,
+            operators={"merge": 1.0},
+            model=ModelConfig(model="openai/fake", api_base=fake.url, api_key="test"),
+            agent_steps=2,
+            agent_limits=Limits(timeout_s=120),
+        )
+        run_id, archive = run_and_open(config)
+
+    agents = check_lineage(archive, run_id)
+    seed = agents[0]
+    merged = [agent for agent in agents if agent.operator == "merge"]
+    assert merged, [(agent.operator, agent.parent_id) for agent in agents]
+    plans = {
+        plan["agent"]: plan
+        for plan in (json.loads(e.data_json) for e in archive.events(run_id) if e.data_json)
+        if "parents" in plan
+    }
+    for child in merged:
+        assert child.status == "evaluated", child.reason
+        assert "merged" in child.diff
+        assert "conflict" in child.operator_log
+        first, second = plans[child.id]["parents"]
+        assert first == child.parent_id
+        assert plans[child.id]["ancestor"] == seed.id
+    # The first merge joins the two children of the seed.
+    assert set(plans[merged[0].id]["parents"]) == {a.id for a in agents if a.generation == 1}
+    # With no partner in generation 1, merge falls back to the self operator.
+    assert [agent.operator for agent in agents if agent.generation == 1][:2] == ["self", "self"]
+    assert evolarium_containers(docker_client, run_id) == []
+
+
+def test_evolution_cmp_evaluates_more_instead_of_expanding(docker_client, sandbox_image):
+    """HGM: with few evaluations per agent, cmp evaluates one more task (fake provider).
+
+    Children stop after a one-task stage that they cannot pass (they must beat a parent
+    that already scores 1.0), so with 2 children and 5 evaluations the rule
+    agents <= evaluations ** 0.6 says to evaluate an open agent instead of expanding.
+    """
+    from evolarium.evolve.config import Stage
+
+    tasks = list(load_suite("builtin").tasks[:3])
+    with FakeProvider([scripted_model(tasks)] * 200) as fake:
+        config = RunConfig(
+            suite="builtin",
+            tasks=3,
+            generations=3,
+            selection="cmp",
+            stages=(Stage(1, beat_parent=True), Stage(None)),
+            model=ModelConfig(model="openai/fake", api_base=fake.url, api_key="test"),
+            agent_steps=2,
+            agent_limits=Limits(timeout_s=120),
+        )
+        run_id, archive = run_and_open(config)
+
+    agents = check_lineage(archive, run_id)
+    assert len(agents) == 3
+    more = [event for event in archive.events(run_id) if event.kind == "evaluate_more"]
+    assert len(more) == 1
+    chosen = more[0].agent_id
+    assert chosen in {agent.id for agent in agents if agent.parent_id}
+    evaluations = archive.evaluations(run_id, chosen)
+    assert [e.stage for e in evaluations] == ["minibatch", "full"]
+    assert len({e.task_id for e in evaluations}) == 2
+    assert len(archive.evaluations(run_id)) == 3 + 1 + 1 + 1
+    assert evolarium_containers(docker_client, run_id) == []
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("selection", ["pareto", "cmp", "best", "random"])
+def test_evolution_embedded_model_each_selection(docker_client, sandbox_image, selection):
+    """One short run per strategy with the real embedded model (score-child runs above)."""
+    config = RunConfig(
+        suite="builtin",
+        tasks=1,
+        generations=1,
+        selection=selection,
+        agent_steps=1,
+        model=ModelConfig(max_tokens=192),
+        agent_limits=Limits(timeout_s=300),
+    )
+    run_id, archive = run_and_open(config)
+
+    agents = check_lineage(archive, run_id)
+    assert archive.run(run_id).selection == selection
+    assert archive.run(run_id).status == "finished"
+    child = next(agent for agent in agents if agent.parent_id)
+    assert child.operator_outcome is not None
+    assert child.status in ("evaluated", "invalid", "duplicate")
+    if child.status != "evaluated":
+        assert child.reason
+    calls = archive.calls(run_id)
+    assert {call.model for call in calls} == {"local/smollm2"}
+    assert any(call.purpose == "operator" for call in calls)
     assert evolarium_containers(docker_client, run_id) == []

@@ -29,3 +29,8 @@ DEFAULT_MODEL_NAME = "evolarium-default"
 def seed_agent_dir() -> Path:
     """Return the directory of the hand-written generation-0 agent."""
     return Path(str(resources.files("evolarium.agents") / "seed"))
+
+
+def rewriter_agent_dir() -> Path:
+    """Return the directory of the built-in rewriter agent that ``reflect`` and ``merge`` run."""
+    return Path(str(resources.files("evolarium.agents") / "rewriter"))

@@ -20,6 +20,10 @@ STEPS: dict[int, list[str]] = {
         "ALTER TABLE modelcall ADD COLUMN request_key VARCHAR",
         "CREATE INDEX ix_modelcall_request_key ON modelcall (request_key)",
     ],
+    3: [
+        "ALTER TABLE agent ADD COLUMN step INTEGER",
+        "ALTER TABLE agent ADD COLUMN operator_outcome VARCHAR",
+    ],
 }
 """The statements that take an archive from the key's version to the next one."""
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def utcnow() -> datetime:
@@ -46,7 +46,8 @@ class Agent(SQLModel, table=True):
     """Depth in the lineage: the parent's generation + 1, and 0 for the seed. The loop's
     iteration that made the agent is in the agent_added event."""
     status: str = "pending"
-    """pending | evaluating | evaluated | invalid"""
+    """pending | evaluating | evaluated | invalid | duplicate (its code equals an earlier
+    agent's, named in ``reason``, so it is not evaluated again)"""
     reason: str | None = None
     """The reason an agent is invalid."""
     code_hash: str = Field(index=True)
@@ -55,6 +56,10 @@ class Agent(SQLModel, table=True):
     """Transcript of the operator run that made this agent."""
     diff: str | None = None
     """Unified diff against the parent's code."""
+    step: int | None = None
+    """The loop step that made the agent: 0 for the seed, then 1, 2, ... (schema 4)."""
+    operator_outcome: str | None = None
+    """How the operator that made the agent ended: ok, no_change, no_code, ... (schema 4)."""
 
 
 class CodeSnapshot(SQLModel, table=True):

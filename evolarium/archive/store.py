@@ -174,6 +174,28 @@ class Archive:
                 setattr(row, name, value)
             session.add(row)
 
+    def remove_agent(self, agent_id: str) -> None:
+        """Delete an agent that has no evaluations or children, such as a half-made child.
+
+        Its model calls and events stay: they record what was spent and what happened.
+        """
+        with self._write() as session:
+            agent = session.get(Agent, agent_id)
+            if agent is None:
+                return
+            evaluations = session.exec(
+                select(func.count(Evaluation.id)).where(Evaluation.agent_id == agent_id)
+            ).one()
+            children = session.exec(
+                select(func.count(Agent.id)).where(Agent.parent_id == agent_id)
+            ).one()
+            if evaluations or children:
+                raise ArchiveError(
+                    f"agent {agent_id} has {evaluations} evaluations and {children} children; "
+                    "only an agent with neither can be removed"
+                )
+            session.delete(agent)
+
     def store_snapshot(self, code_hash: str, data: bytes) -> None:
         """Store a code snapshot unless one with the same hash exists."""
         with self._write() as session:
@@ -238,6 +260,12 @@ class Archive:
             if agent_id is not None:
                 query = query.where(Evaluation.agent_id == agent_id)
             return list(session.exec(query.order_by(Evaluation.created_at)))
+
+    def evaluation_count(self, run_id: str) -> int:
+        """Return the number of evaluations stored for a run."""
+        with self._read() as session:
+            query = select(func.count(Evaluation.id)).where(Evaluation.run_id == run_id)
+            return int(session.exec(query).one())
 
     def calls(self, run_id: str, agent_id: str | None = None) -> list[ModelCall]:
         with self._read() as session:

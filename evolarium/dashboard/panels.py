@@ -27,6 +27,7 @@ STATUS_STYLES = {
     "invalid": "red",
     "evaluating": "yellow",
     "pending": "dim",
+    "duplicate": "cyan",
 }
 EVENT_STYLES = {
     "generation_finished": "bold green",

@@ -27,6 +27,7 @@ STATUS_COLORS = {
     "invalid": "#c62828",
     "evaluating": "#f9a825",
     "pending": "#9e9e9e",
+    "duplicate": "#00838f",
 }
 FRONTIER_COLOR = "#1565c0"
 AGENT_COLOR = "#9fa8da"

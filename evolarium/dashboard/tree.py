@@ -6,7 +6,13 @@ from rich.tree import Tree
 from evolarium.archive import Agent, Archive
 from evolarium.archive.scores import frontier, mean_scores, score_table
 
-STATUS_STYLES = {"evaluated": "green", "invalid": "red", "evaluating": "yellow", "pending": "dim"}
+STATUS_STYLES = {
+    "evaluated": "green",
+    "invalid": "red",
+    "evaluating": "yellow",
+    "pending": "dim",
+    "duplicate": "cyan",
+}
 
 
 def lineage_tree(archive: Archive, run_id: str) -> Tree:

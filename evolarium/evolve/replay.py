@@ -6,7 +6,6 @@ archive read-only. Mode "live" re-runs the evaluation against the run's model an
 it as a new evaluation with stage "replay".
 """
 
-import dataclasses
 import json
 import logging
 import tempfile
@@ -27,8 +26,8 @@ from evolarium.llm.budget import Budget
 from evolarium.llm.gateway import CallContext, CallRecord, Gateway
 from evolarium.llm.recording import archive_recorder
 from evolarium.llm.replay import OUTCOME_REPLAY_MISS, Replayer
-from evolarium.llm.router import ModelConfig, Router
-from evolarium.sandbox import Limits, docker_client, require_image
+from evolarium.llm.router import Router
+from evolarium.sandbox import docker_client, require_image
 from evolarium.tasks import Task, load_suite
 from evolarium.tasks.scorer import close_scoring_pools, score_workspace
 
@@ -168,28 +167,14 @@ def _find_target(archive: Archive, agent_id: str, task_id: str) -> _Target:
 def run_config(config_json: str) -> RunConfig:
     """Rebuild a run's configuration from Run.config_json.
 
-    Keys that this version does not know are ignored. The stored api_key is dropped,
-    because it is stored masked, so a key comes from the environment as for a new run.
+    Keys that this version does not know are logged and ignored. The stored api_key is
+    dropped, because it is stored masked, so a key comes from the environment as for a
+    new run.
     """
     data = json.loads(config_json)
-    model = _known_fields(ModelConfig, data.pop("model", {}))
+    model = dict(data.get("model") or {})
     model.pop("api_key", None)
-    limits = _known_fields(Limits, data.pop("agent_limits", {}))
-    budget = _known_fields(Budget, data.pop("budget", {}))
-    return RunConfig(
-        **_known_fields(RunConfig, data),
-        model=ModelConfig(**model),
-        agent_limits=Limits(**limits),
-        budget=Budget(**budget),
-    )
-
-
-def _known_fields(cls: type, data: dict) -> dict:
-    names = {field.name for field in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        log.info("ignoring stored %s fields unknown to this version: %s", cls.__name__, unknown)
-    return {name: value for name, value in data.items() if name in names}
+    return RunConfig.from_dict({**data, "model": model}, strict=False)
 
 
 def _load_task(config: RunConfig, task_id: str) -> Task:

@@ -1,6 +1,8 @@
 """Start an evolution run from a configuration: checks, wiring, and the run's status."""
 
+import json
 import logging
+import os
 import socket
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -9,14 +11,16 @@ from docker.errors import DockerException
 from rich.console import Console
 
 from evolarium.agents.contract import seed_agent_dir
-from evolarium.archive import ARCHIVE_FILE
+from evolarium.archive import ARCHIVE_FILE, Archive
 from evolarium.dashboard.progress import ProgressPrinter
-from evolarium.errors import ModelError, TaskError
-from evolarium.evolve.config import RunConfig
+from evolarium.errors import ArchiveError, ConfigError, ModelError, TaskError
+from evolarium.evolve.config import RunConfig, apply_overrides, config_differences
 from evolarium.evolve.loop import Evolution
-from evolarium.evolve.run import create_run
-from evolarium.llm.gateway import Gateway
+from evolarium.evolve.run import create_run, find_run
+from evolarium.llm.budget import Spending
+from evolarium.llm.gateway import UNCHARGED_OUTCOMES, Gateway
 from evolarium.llm.recording import archive_recorder
+from evolarium.llm.replay import OUTCOME_REPLAYED, Replayer
 from evolarium.llm.router import Router
 from evolarium.sandbox import docker_client, require_image
 from evolarium.sandbox.reaper import remove_containers, remove_orphans
@@ -56,31 +60,21 @@ def start_evolution(config: RunConfig, console: Console, *, live: bool = False) 
     With ``live`` and a terminal console, a live dashboard of the run is drawn under
     the progress lines.
     """
-    suite = load_suite(config.suite, skip_invalid=config.skip_invalid)
-    if config.tasks is not None and config.tasks > len(suite.tasks):
-        raise TaskError(
-            f"--tasks {config.tasks} is more than the {len(suite.tasks)} tasks in suite "
-            f"{suite.name}; use at most {len(suite.tasks)}"
-        )
-    tasks = list(suite.tasks[: config.tasks] if config.tasks else suite.tasks)
-    for task in tasks:
-        check_tree(task.workspace, max_bytes=config.agent_limits.workspace_mb * 1024 * 1024)
-    router = Router(config.model)
-    router.check()
-    config.budget.check_prices(router.model)
-    if config.model.api_base:
-        check_reachable(config.model.api_base)
+    tasks = _load_tasks(config)
+    router = _check_model(config)
+    replayer = _replayer(config.replay_from) if config.replay_from else None
     client = docker_client()
     image = require_image(client)
     remove_orphans(client)
 
     run_id, run_dir, archive = create_run(config)
     console.print(
-        f"run [bold]{run_id}[/]: {len(tasks)} tasks from {suite.name}, model {config.model.model},"
-        f" selection {config.selection}, {config.generations} generations"
+        f"run [bold]{run_id}[/]: {len(tasks)} tasks from {_suite_name(config)}, model "
+        f"{config.model.model}, selection {config.selection}, {config.generations} generations"
     )
-    gateway = Gateway(router, recorder=archive_recorder(archive), budget=config.budget)
-    printer = _progress_printer(console, live, run_id, run_dir / ARCHIVE_FILE)
+    gateway = Gateway(
+        router, recorder=archive_recorder(archive), budget=config.budget, replayer=replayer
+    )
     evolution = Evolution(
         config=config,
         run_id=run_id,
@@ -90,20 +84,77 @@ def start_evolution(config: RunConfig, console: Console, *, live: bool = False) 
         image=image,
         gateway=gateway,
         tasks=tasks,
-        on_event=printer,
+        seed_dir=seed_agent_dir(),
     )
+    return _drive(evolution, console, live, resume=False)
+
+
+def resume_evolution(
+    run_id: str, overrides: list[str], force: bool, console: Console, live: bool = False
+) -> int:
+    """Continue a stopped, failed or killed run from its archive.
+
+    The stored configuration is used, with ``overrides`` (``key=value`` items) applied;
+    a configuration that differs from the stored one needs ``force`` and is recorded.
+    """
+    run_id, archive_path = find_run(run_id)
+    archive = Archive.open(archive_path, migrate=True)
+    try:
+        run = archive.run(run_id)
+        _check_not_running(run)
+        config = _resumed_config(archive, run, overrides, force)
+        tasks = _load_tasks(config)
+        router = _check_model(config)
+        replayer = _replayer(config.replay_from) if config.replay_from else None
+        client = docker_client()
+        image = require_image(client)
+        remove_orphans(client)
+    except BaseException:
+        archive.close()
+        raise
+
+    if replayer is not None:
+        kept = kept_replayed_keys(archive, run_id)
+        skipped = replayer.skip_served(kept)
+        log.info("the replay skips %d responses that the run used before it stopped", skipped)
+    gateway = Gateway(
+        router, recorder=archive_recorder(archive), budget=config.budget, replayer=replayer
+    )
+    gateway.meter.run = spending_of(archive.calls(run_id))
+    archive.update_run(run_id, status="running", pid=os.getpid())
+    console.print(f"resuming run [bold]{run_id}[/] ({run.status} before)")
+    evolution = Evolution(
+        config=config,
+        run_id=run_id,
+        run_dir=archive_path.parent,
+        archive=archive,
+        client=client,
+        image=image,
+        gateway=gateway,
+        tasks=tasks,
+        seed_dir=seed_agent_dir(),
+    )
+    return _drive(evolution, console, live, resume=True)
+
+
+def _drive(evolution: Evolution, console: Console, live: bool, *, resume: bool) -> int:
+    """Run or resume the loop, keep the run's status, and print where things are."""
+    run_id, archive = evolution.run_id, evolution.archive
+    archive_path = evolution.workdir.parent / ARCHIVE_FILE
+    printer = _progress_printer(console, live, run_id, archive_path)
+    evolution.on_event = printer
     status = "failed"
     try:
-        summary = evolution.run(seed_agent_dir())
-        status = "budget_spent" if summary.stopped_by else "finished"
+        summary = evolution.resume() if resume else evolution.run()
+        status = _final_status(summary, evolution.gateway)
     except KeyboardInterrupt:
         status = "stopped"
         raise
     finally:
         printer.stop()
         archive.update_run(run_id, status=status, pid=None)
-        _remove_sandboxes(client, run_id)
-        console.print(f"run {run_id} {status}; archive: {run_dir / 'archive.db'}")
+        _remove_sandboxes(evolution.client, run_id)
+        console.print(f"run {run_id} {status}; archive: {archive_path}")
         archive.close()
 
     console.print(
@@ -112,8 +163,142 @@ def start_evolution(config: RunConfig, console: Console, *, live: bool = False) 
     )
     if summary.stopped_by:
         console.print(f"stopped early because {summary.stopped_by}")
+        console.print(f"continue it with: evolarium resume {run_id} --set KEY=VALUE --force")
     console.print(f"see the lineage with: evolarium tree {run_id}")
     return 0
+
+
+def _final_status(summary, gateway: Gateway) -> str:
+    if not summary.stopped_by:
+        return "finished"
+    return "budget_spent" if gateway.meter.exhausted() else "limit_reached"
+
+
+def _load_tasks(config: RunConfig) -> list:
+    suite = load_suite(config.suite, skip_invalid=config.skip_invalid)
+    if config.tasks is not None and config.tasks > len(suite.tasks):
+        raise TaskError(
+            f"--tasks {config.tasks} is more than the {len(suite.tasks)} tasks in suite "
+            f"{suite.name}; use at most {len(suite.tasks)}"
+        )
+    tasks = list(suite.tasks[: config.tasks] if config.tasks else suite.tasks)
+    for task in tasks:
+        check_tree(task.workspace, max_bytes=config.agent_limits.workspace_mb * 1024 * 1024)
+    return tasks
+
+
+def _suite_name(config: RunConfig) -> str:
+    return config.suite
+
+
+def _check_model(config: RunConfig) -> Router:
+    router = Router(config.model)
+    if config.replay_from:
+        return router  # a replay calls no provider, so it needs no key or server
+    router.check()
+    config.budget.check_prices(router.model)
+    if config.model.api_base:
+        check_reachable(config.model.api_base)
+    return router
+
+
+def _replayer(source_run: str) -> Replayer:
+    """Return a replayer of the model calls recorded by another run."""
+    source_id, source_path = find_run(source_run)
+    source = Archive.open_read_only(source_path)
+    try:
+        replayer = Replayer(source.calls(source_id))
+    finally:
+        source.close()
+    if not len(replayer):
+        raise ModelError(
+            f"--replay-from {source_run}: run {source_id} has no recorded model response to "
+            "replay; pick a run that made successful model calls"
+        )
+    return replayer
+
+
+def _check_not_running(run) -> None:
+    if run.status == "running" and run.pid and _alive(run.pid):
+        raise ArchiveError(
+            f"run {run.id} is still running in process {run.pid}; stop it (Ctrl-C or "
+            f"kill {run.pid}) before resuming it"
+        )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _resumed_config(archive: Archive, run, overrides: list[str], force: bool) -> RunConfig:
+    stored = json.loads(run.config_json)
+    wanted = apply_overrides(stored, overrides) if overrides else stored
+    config = RunConfig.from_dict(_unmask_key(wanted))
+    differences = config_differences(stored, config.to_dict())
+    if differences and not force:
+        raise ConfigError(
+            f"resuming run {run.id} with a changed configuration ({'; '.join(differences)}) "
+            "needs --force"
+        )
+    if differences:
+        archive.update_run(run.id, config_json=json.dumps(config.to_dict(), sort_keys=True))
+        archive.add_event(
+            run.id,
+            "config_changed",
+            f"resumed with a changed configuration: {'; '.join(differences)}",
+            data={"differences": differences},
+        )
+    return config
+
+
+def _unmask_key(data: dict) -> dict:
+    """Drop the masked API key of a stored configuration; the key comes from the environment."""
+    model = dict(data.get("model") or {})
+    if model.get("api_key") == "***":
+        model["api_key"] = None
+    return {**data, "model": model}
+
+
+def kept_replayed_keys(archive: Archive, run_id: str) -> list[str]:
+    """Return the request keys of replayed calls that belong to work a resumed run keeps.
+
+    Kept work is the calls of agents still in the archive, outside any evaluation or in
+    a stored one. Calls of a removed half-made child or of an evaluation that never
+    ended are left out, because the resumed run sends those requests again.
+    """
+    agents = {agent.id for agent in archive.agents(run_id)}
+    evaluations = {evaluation.id for evaluation in archive.evaluations(run_id)}
+    return [
+        call.request_key
+        for call in archive.calls(run_id)
+        if call.outcome == OUTCOME_REPLAYED
+        and call.request_key
+        and call.agent_id in agents
+        and (call.evaluation_id is None or call.evaluation_id in evaluations)
+    ]
+
+
+def spending_of(calls: list) -> Spending:
+    """Return a run's spending so far from its stored calls, as the budget meter counts it."""
+    spending = Spending()
+    for call in calls:
+        if call.outcome in UNCHARGED_OUTCOMES:
+            continue
+        spending.calls += 1
+        spending.tokens += call.prompt_tokens + call.completion_tokens
+        if call.outcome == OUTCOME_REPLAYED:
+            continue
+        if call.cost_usd is None:
+            spending.unpriced_calls += 1
+        else:
+            spending.dollars += call.cost_usd
+    return spending
 
 
 def _progress_printer(

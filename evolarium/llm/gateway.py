@@ -42,6 +42,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 OUTCOME_BUDGET = "budget_exceeded"
+UNCHARGED_OUTCOMES = frozenset({OUTCOME_REJECTED, OUTCOME_BUDGET, OUTCOME_REPLAY_MISS})
+"""Outcomes of calls that the budget meter does not charge."""
 
 # Max error text kept in records and sent to clients, because provider errors can embed
 # whole response bodies.

@@ -162,6 +162,21 @@ class Replayer:
         with self._lock:
             return sum(len(queue) for queue in self._pending.values())
 
+    def skip_served(self, keys: Iterable[str]) -> int:
+        """Drop one recorded response per key, as if a request had used it; return how many.
+
+        A resumed run calls this with the keys of the calls that its kept work already
+        replayed, so the requests it sends next get the responses that come after those.
+        """
+        dropped = 0
+        with self._lock:
+            for key in keys:
+                queue = self._pending.get(key)
+                if queue:
+                    self._served.add(queue.popleft().order)
+                    dropped += 1
+        return dropped
+
     def response_for(self, key: str, request: dict, model: str) -> dict:
         """Return the next recorded response for ``key``.
 
