@@ -373,3 +373,42 @@ def test_evolution_embedded_model_each_selection(docker_client, sandbox_image, s
     assert {call.model for call in calls} == {"local/smollm2"}
     assert any(call.purpose == "operator" for call in calls)
     assert evolarium_containers(docker_client, run_id) == []
+
+
+def test_evolution_links_child_with_known_code(docker_client, sandbox_image):
+    """A child whose code equals an earlier agent's is linked, not evaluated (fake provider).
+
+    The scripted model makes the same edit every time and `best` picks the seed on
+    the tie, so the second child has the first child's code.
+    """
+    tasks = list(load_suite("builtin").tasks[:1])
+    seed_code = (seed_agent_dir() / "agent.py").read_text()
+    same_edit = f"FILE: agent.py\n```python\n{seed_code}{EVOLVED_MARK} always\n```\n"
+    solve = scripted_model(tasks)
+
+    def reply(request: dict) -> str:
+        text = "\n".join(str(m.get("content", "")) for m in request["messages"])
+        return same_edit if "Improve this coding agent" in text else solve(request)
+
+    with FakeProvider([reply] * 100) as fake:
+        config = RunConfig(
+            suite="builtin",
+            tasks=1,
+            generations=2,
+            selection="best",
+            model=ModelConfig(model="openai/fake", api_base=fake.url, api_key="test"),
+            agent_steps=2,
+            agent_limits=Limits(timeout_s=120),
+        )
+        run_id, archive = run_and_open(config)
+
+    seed, first, second = check_lineage(archive, run_id)
+    assert first.status == "evaluated"
+    assert second.status == "duplicate"
+    assert second.parent_id == seed.id
+    assert second.code_hash == first.code_hash
+    assert second.reason == f"same code as {first.id}; not evaluated again"
+    assert archive.evaluations(run_id, second.id) == []
+    validations = [c for c in archive.calls(run_id, second.id) if c.purpose == "validation"]
+    assert validations == []
+    assert any(event.kind == "agent_linked" for event in archive.events(run_id))

@@ -171,7 +171,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(docker_client, sandbox_i
 
 
 def stored_run(**changes) -> str:
-    config = RunConfig(suite="builtin", tasks=1, generations=1, **changes)
+    config = RunConfig(**{"suite": "builtin", "tasks": 1, "generations": 1, **changes})
     run_id, _, archive = create_run(config)
     archive.update_run(run_id, status="stopped", pid=None)
     archive.close()
@@ -200,3 +200,64 @@ def test_resume_refuses_a_run_that_is_still_running():
 
     with pytest.raises(ArchiveError, match=f"still running in process {os.getpid()}"):
         resume_evolution(run_id, [], False, Console(file=io.StringIO()))
+
+
+@pytest.mark.docker
+def test_resume_with_force_records_the_change(docker_client, sandbox_image, monkeypatch):
+    """A changed configuration is applied and stored as an event (fake provider)."""
+    tasks = list(load_suite("builtin").tasks[:1])
+    monkeypatch.setenv("OPENAI_API_KEY", "test")
+    with FakeProvider([scripted_model(tasks)] * 20) as fake:
+        model = ModelConfig(model="openai/fake", api_base=fake.url, api_key="test")
+        run_id = stored_run(model=model, generations=0, agent_limits=Limits(timeout_s=120))
+        output = io.StringIO()
+        code = resume_evolution(run_id, ["seed=5"], True, Console(file=output, width=200))
+    assert code == 0, output.getvalue()
+
+    _, path = find_run(run_id)
+    archive = Archive.open(path)
+    run = archive.run(run_id)
+    assert run.status == "finished"
+    assert json.loads(run.config_json)["seed"] == 5
+    changes = [e for e in archive.events(run_id) if e.kind == "config_changed"]
+    assert len(changes) == 1
+    assert "seed: 0 -> 5" in changes[0].message
+    assert len(archive.evaluations(run_id)) == 1
+
+
+@pytest.mark.docker
+def test_stop_at_evaluation_limit_then_resume(docker_client, sandbox_image, monkeypatch):
+    """--max-evaluations stops the run mid-generation; resume finishes it (fake provider)."""
+    tasks = list(load_suite("builtin").tasks[:2])
+    monkeypatch.setenv("OPENAI_API_KEY", "test")
+    with FakeProvider([scripted_model(tasks)] * 100) as fake:
+        config = RunConfig(
+            suite="builtin",
+            tasks=2,
+            generations=2,
+            max_evaluations=3,
+            model=ModelConfig(model="openai/fake", api_base=fake.url, api_key="test"),
+            agent_steps=2,
+            agent_limits=Limits(timeout_s=120),
+        )
+        output = io.StringIO()
+        assert start_evolution(config, Console(file=output, width=200)) == 0
+        printed = output.getvalue()
+        run_id = sorted(os.listdir(runs_dir()))[-1]
+        _, path = find_run(run_id)
+        archive = Archive.open(path)
+        assert archive.run(run_id).status == "limit_reached"
+        assert len(archive.evaluations(run_id)) == 3
+        assert "stopped early because the run stored 3 evaluations" in printed
+        assert [e.kind for e in archive.events(run_id)].count("limit_reached") == 1
+        archive.close()
+
+        more = ["max_evaluations="]
+        assert resume_evolution(run_id, more, True, Console(file=io.StringIO())) == 0
+
+    archive = Archive.open(path)
+    assert archive.run(run_id).status == "finished"
+    agents = archive.agents(run_id)
+    assert len(agents) == 3
+    assert all(agent.status == "evaluated" for agent in agents)
+    assert len(archive.evaluations(run_id)) == 6

@@ -184,3 +184,18 @@ def test_shell_task_scored_by_its_junit(docker_client, sandbox_image, tmp_path):
     solved_dir = reference_workspace(task, tmp_path / "ws")
     solved = score_workspace(docker_client, sandbox_image, task, solved_dir, run_id=RUN_ID)
     assert (solved.passed, solved.total, solved.resolved) == (3, 3, True)
+
+
+def test_steady_output_drops_clock_and_junit_name():
+    from evolarium.tasks.scorer import steady_output
+
+    output = (
+        "..F\n"
+        "---- generated xml file: /junit/fae2be77846b637dd9fecdf14cf78eff.xml ----\n"
+        "=== 1 failed, 8 passed in 0.03s ===\n"
+        "8 passed in 12.50s (0:00:12)\n"
+        "assert total == 'passed in 3s'\n"
+    )
+    assert steady_output(output) == (
+        "..F\n=== 1 failed, 8 passed ===\n8 passed\nassert total == 'passed in 3s'\n"
+    )

@@ -36,6 +36,7 @@ from evolarium.archive.snapshot import pack_dir, unpack
 from evolarium.errors import ArchiveError
 from evolarium.evolve.config import RunConfig
 from evolarium.evolve.evaluation import Evaluator
+from evolarium.evolve.executor import EvaluationJob, Executor, LocalExecutor
 from evolarium.evolve.operators import base, make_child
 from evolarium.evolve.operators.portfolio import choose_operator
 from evolarium.evolve.selection import ScoreMatrix, make_selection
@@ -53,6 +54,10 @@ STEP_FINISHED = "step_finished"
 FINAL_STATUSES = ("evaluated", "invalid", "duplicate")
 BASELINE_STAGE = "baseline"
 """The stage of a parent's evaluation made so that a child can be compared with it."""
+
+
+class StepInterrupted(Exception):
+    """A stop (budget, evaluation limit) left some of a step's evaluations unstarted."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,7 @@ class Evolution:
         tasks: list[Task],
         seed_dir: Path,
         on_event: ProgressCallback | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.config = config
         self.run_id = run_id
@@ -142,6 +148,7 @@ class Evolution:
             limits=config.agent_limits,
             max_steps=config.agent_steps,
         )
+        self.executor = executor or LocalExecutor(self.evaluator)
         self._started = time.monotonic()
         self._elapsed_before = 0.0
         self._stop_reported = False
@@ -188,7 +195,13 @@ class Evolution:
                 self._event(
                     "generation_started", f"generation {generation}: {label}", generation=generation
                 )
-            self._take_step(step, plan)
+            try:
+                self._take_step(step, plan)
+            except StepInterrupted:
+                # The step stays in flight, so that `evolarium resume` finishes it.
+                stopped_by = self._stop_reason() or "a limit was reached during the step"
+                self._report_stop(stopped_by, self._generation(step))
+                break
             plan = None
             self._event(
                 STEP_FINISHED,
@@ -449,7 +462,7 @@ class Evolution:
             remaining = [task for task in remaining if task not in chosen]
             name = _stage_name(index, stage.tasks)
             self._evaluate(child, chosen, stage=name)
-            if not remaining or self._stop_reason():
+            if not remaining:
                 break
             failure = self._stage_failure(child, plan, chosen, stage)
             if failure:
@@ -512,7 +525,8 @@ class Evolution:
                 # With the budget or the evaluation limit spent, the task stays unevaluated.
                 return None
             try:
-                result = self.evaluator.evaluate(agent.id, agent_dir, task, stage)
+                job = EvaluationJob(agent.id, agent_dir, agent.code_hash, task, stage)
+                result = self.executor.evaluate(job)
             finally:
                 with self._evaluation_lock:
                     self._evaluations_running -= 1
@@ -528,7 +542,10 @@ class Evolution:
         # NOTE: evaluations of one agent run in parallel; different agents' children are
         # still made one after another.
         with ThreadPoolExecutor(max_workers=self.config.workers) as pool:
-            return [result for result in pool.map(evaluate_one, todo) if result is not None]
+            results = list(pool.map(evaluate_one, todo))
+        if None in results:
+            raise StepInterrupted(f"{results.count(None)} evaluations of {agent.id} not started")
+        return results
 
     def _may_start_evaluation(self) -> bool:
         if self.gateway.meter.exhausted():

@@ -95,6 +95,37 @@ def _check_options(request: dict) -> None:
         raise InvalidRequestError(f"'model' must be a string, not {model!r:.80}")
 
 
+def is_streamed(request: dict) -> bool:
+    """Return True if a valid request asks for a server-sent event stream."""
+    return request.get("stream") is True
+
+
+def includes_usage(request: dict) -> bool:
+    """Return True if a streamed request asks for a final chunk with the usage."""
+    options = request.get("stream_options") or {}
+    return is_streamed(request) and options.get("include_usage") is True
+
+
+def _check_stream(request: dict) -> None:
+    stream = request.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise InvalidRequestError(f"'stream' must be true or false, not {stream!r:.80}")
+
+    options = request.get("stream_options")
+    if options is None:
+        return
+    if stream is not True:
+        # The OpenAI API rejects this combination too.
+        raise InvalidRequestError("'stream_options' is only allowed when 'stream' is true")
+    if not isinstance(options, dict):
+        raise InvalidRequestError(f"'stream_options' must be an object, not {options!r:.80}")
+    include_usage = options.get("include_usage")
+    if include_usage is not None and not isinstance(include_usage, bool):
+        raise InvalidRequestError(
+            f"'stream_options.include_usage' must be true or false, not {include_usage!r:.80}"
+        )
+
+
 def validate_request(request: object) -> dict:
     """Return ``request`` if it is a chat-completions body the gateway forwards.
 
@@ -105,13 +136,7 @@ def validate_request(request: object) -> dict:
             f"the request body must be a JSON object, not {type(request).__name__}"
         )
 
-    # NOTE: streaming is not supported yet: every reply is one JSON chat.completion.
-    if request.get("stream"):
-        raise InvalidRequestError(
-            "streaming is not supported by the evolarium gateway yet; "
-            'send "stream": false or leave it out'
-        )
-
+    _check_stream(request)
     _check_messages(request.get("messages"))
     _check_options(request)
     return request

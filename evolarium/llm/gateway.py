@@ -112,6 +112,10 @@ class Gateway:
         subclass ReplayMissError when a replayer has no response for the request. All are
         recorded before they are raised. The record keeps the full error text, and the
         exception carries its first line.
+
+        A request with ``"stream": true`` is completed, budgeted and recorded like any
+        other, with ``stream`` kept in the stored request. It returns the whole completion,
+        which GatewaySocket sends to its client as stream chunks.
         """
         started_at = datetime.now(UTC)
 

@@ -18,8 +18,11 @@ logger = logging.getLogger(__name__)
 PLACEHOLDER_API_KEY = "unused"
 
 # OpenAI chat-completions fields passed on to the provider. Other fields are dropped:
-# "model" is replaced by the configured model, streaming is not supported, and "n" is
-# left out so a sandbox cannot ask for many choices at the price of one call.
+# "model" is replaced by the configured model, and "n" is left out so a sandbox cannot ask
+# for many choices at the price of one call. "stream" and "stream_options" are left out
+# because the provider is always asked for a whole completion, which the socket server
+# sends to a streaming client as chunks (server.py). So they are not part of the request
+# key either, and a streamed request replays the recording of the same request unstreamed.
 FORWARDED_FIELDS = frozenset(
     {
         "messages",

@@ -3,12 +3,19 @@
 Routes: ``POST /v1/chat/completions`` and ``GET /v1/models``. Errors use OpenAI's body
 shape ``{"error": {"message": ..., "type": ...}}``. Each connection carries one request
 (HTTP/1.0), so no idle keep-alive connection outlives ``close()``.
+
+A request with ``"stream": true`` gets an OpenAI-style server-sent event stream:
+``data: <chat.completion.chunk>`` events, then ``data: [DONE]``. The gateway completes it
+like any other request, so retries, budgets, replay and recording are the same, and then
+this server splits the completion into chunks. An error raised before the first chunk is
+sent as a JSON error with its HTTP status, as for an unstreamed request.
 """
 
 import errno
 import json
 import logging
 import os
+import re
 import socket
 import socketserver
 import stat
@@ -22,7 +29,13 @@ from urllib.parse import urlsplit
 from evolarium.agents.contract import DEFAULT_MODEL_NAME
 from evolarium.errors import ConfigError
 from evolarium.llm.budget import BudgetExceededError
-from evolarium.llm.calls import CallContext, InvalidRequestError, ProviderError
+from evolarium.llm.calls import (
+    CallContext,
+    InvalidRequestError,
+    ProviderError,
+    includes_usage,
+    is_streamed,
+)
 from evolarium.llm.replay import ReplayMissError
 
 if TYPE_CHECKING:
@@ -41,6 +54,9 @@ MAX_DISCARD_BYTES = 16 << 20
 READ_TIMEOUT_S = 60.0
 # Linux's sockaddr_un has room for 108 bytes, the trailing NUL included.
 MAX_SOCKET_PATH_BYTES = 107
+# Words of the reply's content in each chunk of a streamed response.
+WORDS_PER_CHUNK = 16
+STREAM_END = b"data: [DONE]\n\n"
 
 
 def _error_body(message: str, error_type: str) -> dict[str, Any]:
@@ -118,7 +134,11 @@ class _GatewayHandler(BaseHTTPRequestHandler):
                 HTTPStatus.INTERNAL_SERVER_ERROR, "internal gateway error", "api_error"
             )
         else:
-            self._send_json(HTTPStatus.OK, response)
+            if is_streamed(request):  # type: ignore[arg-type]
+                usage = includes_usage(request)  # type: ignore[arg-type]
+                self._send_stream(completion_chunks(response, include_usage=usage))
+            else:
+                self._send_json(HTTPStatus.OK, response)
 
     def _route(self) -> str:
         path = urlsplit(self.path).path
@@ -191,12 +211,110 @@ class _GatewayHandler(BaseHTTPRequestHandler):
         except OSError as error:  # the client disconnected before the response was sent
             logger.info("client of %s disconnected: %s", self.server.server_address, error)
 
+    def _send_stream(self, chunks: list[dict]) -> None:
+        # NOTE: the first chunk is sent only when the whole reply is ready, because the
+        # provider is called without streaming. A client sees no earlier first token.
+        try:
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.end_headers()
+            for chunk in chunks:
+                self.wfile.write(b"data: " + json.dumps(chunk).encode("utf-8") + b"\n\n")
+            self.wfile.write(STREAM_END)
+        except OSError as error:  # the client disconnected during the stream
+            logger.info("client of %s disconnected: %s", self.server.server_address, error)
+        # With HTTP/1.0 and no Content-Length, closing the connection ends the stream.
+        self.close_connection = True
+
     def address_string(self) -> str:
         # Clients of a unix socket have no address, and the base class would index an empty one.
         return str(self.server.server_address)
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s: " + format, self.address_string(), *args)
+
+
+def completion_chunks(completion: dict, *, include_usage: bool) -> list[dict]:
+    """Split a ``chat.completion`` into the ``chat.completion.chunk`` objects of a stream.
+
+    Each choice gets a chunk with the role, its content in pieces of WORDS_PER_CHUNK words,
+    a chunk with any refusal, tool calls or function call, and a last chunk with its
+    finish_reason and logprobs. With ``include_usage``, every chunk has ``"usage": null``
+    and one more chunk with no choices carries the usage, as in OpenAI's streams.
+    """
+    base: dict[str, Any] = {
+        "id": completion.get("id"),
+        "object": "chat.completion.chunk",
+        "created": completion.get("created"),
+        "model": completion.get("model"),
+        "system_fingerprint": completion.get("system_fingerprint"),
+    }
+    if include_usage:
+        base["usage"] = None
+
+    chunks = []
+    for position, choice in enumerate(completion.get("choices") or []):
+        chunks.extend(_choice_chunks(base, choice, position))
+
+    if include_usage:
+        chunks.append(base | {"choices": [], "usage": completion.get("usage")})
+    return chunks
+
+
+def _choice_chunks(base: dict[str, Any], choice: dict, position: int) -> list[dict]:
+    index = choice.get("index", position)
+    message = choice.get("message") or {}
+    deltas: list[dict[str, Any]] = [{"role": message.get("role") or "assistant", "content": ""}]
+    deltas.extend({"content": piece} for piece in split_content(message.get("content")))
+
+    if message.get("refusal"):
+        deltas.append({"refusal": message["refusal"]})
+    tool_calls = message.get("tool_calls")
+    if tool_calls:
+        calls = [_tool_call_delta(number, call) for number, call in enumerate(tool_calls)]
+        deltas.append({"tool_calls": calls})
+    if message.get("function_call"):
+        deltas.append({"function_call": message["function_call"]})
+
+    chunks = [_chunk(base, index, delta) for delta in deltas]
+    last = _chunk(base, index, {}, finish_reason=choice.get("finish_reason"))
+    last["choices"][0]["logprobs"] = choice.get("logprobs")
+    chunks.append(last)
+    return chunks
+
+
+def _chunk(base: dict[str, Any], index: int, delta: dict, finish_reason: str | None = None) -> dict:
+    choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+    return base | {"choices": [choice]}
+
+
+def _tool_call_delta(number: int, call: dict) -> dict:
+    # In a stream, "index" tells the client which tool call a delta extends.
+    return {
+        "index": number,
+        "id": call.get("id"),
+        "type": call.get("type") or "function",
+        "function": call.get("function"),
+    }
+
+
+def split_content(content: object) -> list[object]:
+    """Split message content into pieces of WORDS_PER_CHUNK words that join back to it.
+
+    Whitespace stays with the word before it, so ``"".join(pieces) == content``. Content
+    that is not a string is one piece, and empty content is none.
+    """
+    if content is None or content == "":
+        return []
+    if not isinstance(content, str):
+        return [content]
+
+    words = re.split(r"(?<=\s)(?=\S)", content)
+    return [
+        "".join(words[start : start + WORDS_PER_CHUNK])
+        for start in range(0, len(words), WORDS_PER_CHUNK)
+    ]
 
 
 def _prepare_path(path: Path) -> None:

@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import os
+import re
 import shutil
 import tarfile
 import tempfile
@@ -45,6 +46,13 @@ HARNESS_DISK_FULL = 91
 OUTPUT_TAIL_CHARS = 8000
 TEST_OUTPUT_BYTES = 256 * 1024
 """Bytes of the tests' output that the harness keeps: the first and the last half."""
+JUNIT_LINE = re.compile(r"^-+ generated xml file: \S+ -+\n?", re.MULTILINE)
+"""The line where pytest names the JUnit file, whose name is random."""
+DURATION = re.compile(
+    r"( (?:passed|failed|errors?|skipped|xfailed|xpassed|deselected)) in [0-9.]+s"
+    r"(?: \([0-9:]+\))?"
+)
+"""pytest's time at the end of its summary line."""
 REPLY_MAX_BYTES = 8 * 1024 * 1024
 POOL_SIZE_ENV = "EVOLARIUM_POOL_SIZE"
 DEFAULT_POOL_SIZE = 2
@@ -83,6 +91,16 @@ class Score:
     output: str
     tampering: str | None = None
     """Findings of the integrity checks when the workspace tried to game the scorer (score 0)."""
+
+
+def steady_output(output: str) -> str:
+    """Drop what changes from one scoring to the next: the JUnit file name and durations.
+
+    Operators quote the test output in their prompts, and a prompt that changes with the
+    clock would give each replayed request a new key.
+    """
+    output = JUNIT_LINE.sub("", output)
+    return DURATION.sub(r"\1", output)
 
 
 def _tampered(findings: list[str], task: Task, output: str = "") -> Score:
@@ -183,7 +201,7 @@ def _score_from_reply(reply: Reply, task: Task) -> Score:
     except (ValueError, IndexError, KeyError, binascii.Error):
         detail = printable(reply.stderr)[-OUTPUT_TAIL_CHARS:]
         return Score(0.0, False, 0, 0, "harness_error", "the harness did not reply\n" + detail)
-    output = output[-OUTPUT_TAIL_CHARS:]
+    output = steady_output(output)[-OUTPUT_TAIL_CHARS:]
     code = result["exit_code"]
 
     if result.get("stray_results"):

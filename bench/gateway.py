@@ -1,0 +1,375 @@
+"""Measure the latency that the model gateway adds, and its throughput, against a fake model.
+
+A fake OpenAI-compatible server on 127.0.0.1 answers every request at once with the same
+short completion, so the times below are the client's and the gateway's own work. The same
+``--requests`` requests go four ways, in ``--rounds`` rounds whose order rotates:
+
+(a) direct: the openai SDK on the host straight to the fake server (the baseline);
+(b) in-process: ``Gateway.complete`` (validation, budget, litellm, recording);
+(c) unix socket: the openai SDK on the host through the gateway's unix socket;
+(d) sandbox: the openai SDK in a sandbox container through the same socket, bind-mounted as
+    for an agent. A script in the container times its own requests and prints JSON.
+
+The gateway records every call to a SQLite archive in a temporary directory, as a run does.
+The script prints p50 and p99 latency of each way and what (b)-(d) add over (a). It also
+prints calls per second through one gateway socket with ``--clients`` concurrent clients,
+and streamed requests through the socket. Last, it runs bench/model.py, which compares the
+embedded model's completion tokens per second through the gateway with llama.cpp's.
+
+Usage: python bench/gateway.py [--requests 300] [--rounds 3] [--clients 4]
+                               [--model-rounds 1] [--skip-sandbox] [--skip-model]
+(the sandbox way needs Docker and the sandbox image: evolarium sandbox build)
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+
+from evolarium.agents import contract
+from evolarium.archive import Archive
+from evolarium.llm.gateway import CallContext, Gateway
+from evolarium.llm.recording import archive_recorder
+from evolarium.llm.router import ModelConfig, Router
+from evolarium.sandbox import Limits, Mount, Sandbox, docker_client, open_sandbox, require_image
+from evolarium.sandbox.staging import share_read_only
+
+CONTEXT = CallContext(run_id="bench", agent_id="bench", task_id="bench", purpose="agent")
+REQUEST = {
+    "model": contract.DEFAULT_MODEL_NAME,
+    "messages": [
+        {"role": "system", "content": "You are a coding agent."},
+        {"role": "user", "content": "Write a function that adds two numbers."},
+    ],
+    "max_tokens": 64,
+}
+REPLY = "def add(a, b):\n    return a + b\n"
+WARMUP_REQUESTS = 10
+SANDBOX_CLIENT_DIR = "/bench"
+
+ADDED_P50_TARGET_MS = 5.0
+CALLS_PER_SECOND_TARGET = 100.0
+
+# Runs inside the sandbox with the image's python3, openai and httpx. It sends the request
+# given as JSON, untimed WARMUP times and then COUNT times, and prints the seconds of each.
+SANDBOX_CLIENT = """
+import json, sys, time
+import httpx, openai
+
+socket_path, count, warmup, body = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+request = json.loads(body)
+http_client = httpx.Client(transport=httpx.HTTPTransport(uds=socket_path))
+client = openai.OpenAI(
+    base_url="http://gateway/v1", api_key="unused", http_client=http_client, max_retries=0
+)
+for _ in range(warmup):
+    client.chat.completions.create(**request)
+seconds = []
+for _ in range(count):
+    start = time.perf_counter()
+    client.chat.completions.create(**request)
+    seconds.append(time.perf_counter() - start)
+print(json.dumps({"seconds": seconds}))
+"""
+
+# A callable that sends ``count`` requests and returns the seconds of each.
+Way = Callable[[int], list[float]]
+
+
+class FakeModelServer:
+    """An OpenAI-compatible server on 127.0.0.1 that returns one fixed completion at once.
+
+    It speaks HTTP/1.1 with keep-alive, as real providers do, so that pooled clients reuse
+    their connections.
+    """
+
+    def __init__(self) -> None:
+        body = completion_body()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(body))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def __enter__(self) -> "FakeModelServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+
+def completion_body() -> bytes:
+    completion = {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "created": 1_700_000_000,
+        "model": "fake",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": REPLY},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 20, "completion_tokens": 12, "total_tokens": 32},
+    }
+    return json.dumps(completion).encode("utf-8")
+
+
+def _handler_for(body: bytes) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes. With Nagle's algorithm on, the second waits
+        # for the client's delayed ACK, which added about 40 ms to every request.
+        disable_nagle_algorithm = True
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            self.rfile.read(length)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+def openai_client(base_url: str, socket_path: Path | None = None) -> openai.OpenAI:
+    transport = httpx.HTTPTransport(uds=str(socket_path)) if socket_path else None
+    return openai.OpenAI(
+        base_url=base_url,
+        api_key="unused",
+        http_client=httpx.Client(transport=transport),
+        max_retries=0,
+    )
+
+
+def timed(call: Callable[[], object]) -> Way:
+    def run(count: int) -> list[float]:
+        seconds = []
+        for _ in range(count):
+            start = time.perf_counter()
+            call()
+            seconds.append(time.perf_counter() - start)
+        return seconds
+
+    return run
+
+
+def sdk_way(client: openai.OpenAI, *, stream: bool = False) -> Way:
+    if not stream:
+        return timed(lambda: client.chat.completions.create(**REQUEST))
+
+    def streamed() -> None:
+        chunks = client.chat.completions.create(**REQUEST, stream=True)
+        content = "".join(chunk.choices[0].delta.content or "" for chunk in chunks)
+        if content != REPLY:
+            raise RuntimeError(f"the streamed reply {content!r} differs from {REPLY!r}")
+
+    return timed(streamed)
+
+
+def in_process_way(gateway: Gateway) -> Way:
+    return timed(lambda: gateway.complete(dict(REQUEST), CONTEXT))
+
+
+def sandbox_way(sandbox: Sandbox) -> Way:
+    socket_path = f"{contract.SOCKET_DIR}/{contract.SOCKET_NAME}"
+
+    def run(count: int) -> list[float]:
+        command = [
+            "python3",
+            f"{SANDBOX_CLIENT_DIR}/client.py",
+            socket_path,
+            str(count),
+            str(WARMUP_REQUESTS),
+            json.dumps(REQUEST),
+        ]
+        result = sandbox.exec(command, timeout_s=300)
+        if result.exit_code != 0:
+            raise RuntimeError(f"the client in the sandbox failed: {result.output[-2000:]}")
+        last_line = result.output.strip().splitlines()[-1]
+        return json.loads(last_line)["seconds"]
+
+    return run
+
+
+def measure(ways: dict[str, Way], requests: int, rounds: int) -> dict[str, list[float]]:
+    """Return each way's seconds per request, taking turns in rounds of equal size.
+
+    The order rotates every round, so a burst of load from other processes on a shared
+    machine is spread over all ways rather than hitting one.
+    """
+    for way in ways.values():
+        way(WARMUP_REQUESTS)
+
+    names = list(ways)
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    per_round = [
+        requests // rounds + (1 if turn < requests % rounds else 0) for turn in range(rounds)
+    ]
+    for turn, count in enumerate(per_round):
+        order = names[turn % len(names) :] + names[: turn % len(names)]
+        for name in order:
+            seconds[name].extend(ways[name](count))
+    return seconds
+
+
+def calls_per_second(
+    make_client: Callable[[], openai.OpenAI], requests: int, clients: int
+) -> float:
+    """Send ``requests`` requests from ``clients`` threads, each with its own client."""
+    per_client = [
+        requests // clients + (1 if n < requests % clients else 0) for n in range(clients)
+    ]
+    ways = [sdk_way(make_client()) for _ in range(clients)]
+    for way in ways:
+        way(1)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        list(pool.map(lambda pair: pair[0](pair[1]), zip(ways, per_client, strict=True)))
+    return requests / (time.perf_counter() - start)
+
+
+def percentile_ms(seconds: list[float], percent: int) -> float:
+    return statistics.quantiles(seconds, n=100, method="inclusive")[percent - 1] * 1000.0
+
+
+def print_latency(seconds: dict[str, list[float]], baseline: str) -> None:
+    base_p50 = percentile_ms(seconds[baseline], 50)
+    base_p99 = percentile_ms(seconds[baseline], 99)
+    print(f"{'way':<30} {'p50 ms':>7} {'p99 ms':>7} {'+p50 ms':>8} {'+p99 ms':>8}  target")
+    for name, values in seconds.items():
+        p50 = percentile_ms(values, 50)
+        p99 = percentile_ms(values, 99)
+        if name == baseline:
+            print(f"{name:<30} {p50:>7.2f} {p99:>7.2f} {'':>8} {'':>8}  baseline")
+            continue
+        added = p50 - base_p50
+        verdict = "met" if added <= ADDED_P50_TARGET_MS else "missed"
+        target = f"+p50 <= {ADDED_P50_TARGET_MS:g} ms: {verdict}"
+        print(f"{name:<30} {p50:>7.2f} {p99:>7.2f} {added:>8.2f} {p99 - base_p99:>8.2f}  {target}")
+    print("+p50, +p99: added over the baseline at the same percentile")
+
+
+def print_throughput(rates: dict[str, float], clients: int) -> None:
+    print(f"\n{'way':<30} {'calls/s':>8}  target ({clients} concurrent clients)")
+    for name, rate in rates.items():
+        verdict = "met" if rate >= CALLS_PER_SECOND_TARGET else "missed"
+        print(f"{name:<30} {rate:>8.1f}  >= {CALLS_PER_SECOND_TARGET:g} calls/s: {verdict}")
+
+
+def run_model_bench(rounds: int) -> None:
+    """Run bench/model.py, which prints the embedded model's tokens/s three ways."""
+    print("\nembedded model, python bench/model.py:", flush=True)
+    script = Path(__file__).with_name("model.py")
+    subprocess.run([sys.executable, str(script), "--rounds", str(rounds)], check=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=300, help="timed requests per way")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds the requests are split in")
+    parser.add_argument(
+        "--clients", type=int, default=4, help="concurrent clients for calls per second"
+    )
+    parser.add_argument(
+        "--model-rounds", type=int, default=1, help="--rounds passed to bench/model.py"
+    )
+    parser.add_argument("--skip-sandbox", action="store_true", help="leave out way (d)")
+    parser.add_argument("--skip-model", action="store_true", help="do not run bench/model.py")
+    args = parser.parse_args()
+    if args.requests < args.rounds or args.rounds < 1 or args.clients < 1:
+        parser.error("--rounds and --clients must be at least 1, and --requests at least --rounds")
+
+    with FakeModelServer() as fake, tempfile.TemporaryDirectory(prefix="evo-bench-") as directory:
+        archive = Archive.create(Path(directory) / "archive" / "archive.db")
+        staging = Path(directory) / "shared"
+        config = ModelConfig(model="openai/fake", api_base=fake.url, api_key="unused")
+        gateway = Gateway(Router(config), recorder=archive_recorder(archive))
+        seconds, rates = run_gateway_bench(gateway, fake.url, staging, args)
+
+    print(
+        f"{args.requests} requests per way in {args.rounds} rounds, fake model on 127.0.0.1, "
+        f"calls recorded to SQLite; machine: {platform.machine()}, {os.cpu_count()} CPUs"
+    )
+    print_latency(seconds, "(a) direct, openai SDK")
+    print_throughput(rates, args.clients)
+
+    if not args.skip_model:
+        run_model_bench(args.model_rounds)
+
+
+def run_gateway_bench(
+    gateway: Gateway, fake_url: str, staging: Path, args: argparse.Namespace
+) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Serve the gateway on a socket under ``staging`` and time every way through it."""
+    socket_path = staging / "gw" / contract.SOCKET_NAME
+    script_dir = staging / "client"
+    script_dir.mkdir(parents=True)
+    (script_dir / "client.py").write_text(SANDBOX_CLIENT, encoding="utf-8")
+    # Before serving: share_read_only would take the write bit that connecting needs off
+    # the socket file.
+    share_read_only(staging)
+
+    with gateway.serve(socket_path, CONTEXT):
+        ways: dict[str, Way] = {
+            "(a) direct, openai SDK": sdk_way(openai_client(fake_url)),
+            "(b) Gateway.complete": in_process_way(gateway),
+            "(c) unix socket, openai SDK": sdk_way(openai_client("http://gateway/v1", socket_path)),
+            "(c) unix socket, stream=True": sdk_way(
+                openai_client("http://gateway/v1", socket_path), stream=True
+            ),
+        }
+        rates = {
+            "(a) direct": calls_per_second(
+                lambda: openai_client(fake_url), args.requests, args.clients
+            ),
+            "(c) unix socket": calls_per_second(
+                lambda: openai_client("http://gateway/v1", socket_path), args.requests, args.clients
+            ),
+        }
+        if args.skip_sandbox:
+            return measure(ways, args.requests, args.rounds), rates
+
+        client = docker_client()
+        mounts = [
+            Mount(socket_path.parent, contract.SOCKET_DIR),
+            Mount(script_dir, SANDBOX_CLIENT_DIR),
+        ]
+        image = require_image(client)
+        limits = Limits()
+        with open_sandbox(
+            client, image, run_id="bench", purpose="bench", mounts=mounts, limits=limits
+        ) as sandbox:
+            ways["(d) sandbox, openai SDK"] = sandbox_way(sandbox)
+            return measure(ways, args.requests, args.rounds), rates
+
+
+if __name__ == "__main__":
+    main()
