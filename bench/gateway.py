@@ -1,7 +1,7 @@
 """Measure the latency that the model gateway adds, and its throughput, against a fake model.
 
-A fake OpenAI-compatible server on 127.0.0.1 answers every request at once with the same
-short completion, so the times below are the client's and the gateway's own work. The same
+A fake OpenAI-compatible server on 127.0.0.1 returns the same short completion to every
+request at once, so the times below are the client's and the gateway's own work. The same
 ``--requests`` requests go four ways, in ``--rounds`` rounds whose order rotates:
 
 (a) direct: the openai SDK on the host straight to the fake server (the baseline);
@@ -219,7 +219,7 @@ def sandbox_way(sandbox: Sandbox) -> Way:
 
 
 def measure(ways: dict[str, Way], requests: int, rounds: int) -> dict[str, list[float]]:
-    """Return each way's seconds per request, taking turns in rounds of equal size.
+    """Return each way's seconds per request, taking turns in rounds of about equal size.
 
     The order rotates every round, so a burst of load from other processes on a shared
     machine is spread over all ways rather than hitting one.
@@ -242,7 +242,10 @@ def measure(ways: dict[str, Way], requests: int, rounds: int) -> dict[str, list[
 def calls_per_second(
     make_client: Callable[[], openai.OpenAI], requests: int, clients: int
 ) -> float:
-    """Send ``requests`` requests from ``clients`` threads, each with its own client."""
+    """Return the calls per second of ``requests`` requests sent from ``clients`` threads.
+
+    Each thread has its own client, so each keeps its own connections.
+    """
     per_client = [
         requests // clients + (1 if n < requests % clients else 0) for n in range(clients)
     ]
@@ -304,8 +307,11 @@ def main() -> None:
     parser.add_argument("--skip-sandbox", action="store_true", help="leave out way (d)")
     parser.add_argument("--skip-model", action="store_true", help="do not run bench/model.py")
     args = parser.parse_args()
-    if args.requests < args.rounds or args.rounds < 1 or args.clients < 1:
-        parser.error("--rounds and --clients must be at least 1, and --requests at least --rounds")
+    if args.rounds < 1 or args.clients < 1 or args.requests < max(2, args.rounds):
+        parser.error(
+            "--rounds and --clients must be at least 1, and --requests at least 2 and at "
+            "least --rounds"
+        )
 
     with FakeModelServer() as fake, tempfile.TemporaryDirectory(prefix="evo-bench-") as directory:
         archive = Archive.create(Path(directory) / "archive" / "archive.db")
@@ -333,8 +339,8 @@ def run_gateway_bench(
     script_dir = staging / "client"
     script_dir.mkdir(parents=True)
     (script_dir / "client.py").write_text(SANDBOX_CLIENT, encoding="utf-8")
-    # Before serving: share_read_only would take the write bit that connecting needs off
-    # the socket file.
+    # share_read_only sets files to mode 0644, which would take the write bit that connect()
+    # needs off the socket file, so it runs before the socket exists.
     share_read_only(staging)
 
     with gateway.serve(socket_path, CONTEXT):

@@ -85,7 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = archive_commands.add_parser(
         "migrate", help="upgrade an archive written by an older evolarium to this schema"
     )
-    migrate.add_argument("target", metavar="RUN_OR_PATH", help="run id, prefix, or archive.db path")
+    migrate.add_argument(
+        "target",
+        metavar="RUN_OR_PATH",
+        help="run id, prefix, archive.db path, or the URL of a PostgreSQL archive",
+    )
     migrate.set_defaults(handler=_archive_migrate)
     archive_check = archive_commands.add_parser(
         "check",
@@ -99,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print the findings as a JSON list instead of tables"
     )
     archive_check.set_defaults(handler=_archive_check)
+    _add_archive_copy_command(archive_commands)
 
     tasks = commands.add_parser("tasks", help="work with task suites")
     task_commands = tasks.add_subparsers(title="task commands", metavar="COMMAND")
@@ -139,6 +144,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prune.set_defaults(handler=_sandbox_prune)
     return parser
+
+
+def _add_archive_copy_command(archive_commands) -> None:
+    copy = archive_commands.add_parser(
+        "copy",
+        help="copy a run into a PostgreSQL database or a SQLite file",
+        description="Copy every row of a run (the run, its agents, the code snapshots they "
+        "reference, evaluations, model calls and events) into another archive in one "
+        "transaction, then compare counts and snapshot hashes. The source is not changed. "
+        "A target that already holds the run is rejected.",
+    )
+    copy.add_argument("run_id", metavar="RUN", help="run id, or a unique prefix of it")
+    copy.add_argument(
+        "--to",
+        required=True,
+        metavar="URL_OR_PATH",
+        help="a PostgreSQL URL, or the path of a SQLite archive file (made when missing)",
+    )
+    copy.set_defaults(handler=_archive_copy)
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -241,6 +265,26 @@ def _add_run_command(commands) -> None:
         help="serve model calls from the responses recorded in run RUN, not a live model",
     )
     run.add_argument("--seed", type=int, help="seed of the loop's random choices")
+    run.add_argument(
+        "--archive",
+        metavar="URL",
+        help="store the run's rows in this PostgreSQL database, such as "
+        "postgresql+psycopg://USER@HOST:5432/DATABASE; the password comes from "
+        "EVOLARIUM_ARCHIVE_URL or PGPASSWORD (default: EVOLARIUM_ARCHIVE_URL, or a SQLite "
+        "file in the run directory)",
+    )
+    run.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        help="where evaluations run: local (this machine's Docker, the default) or ray (the "
+        "nodes of a Ray cluster; needs pip install 'evolarium[ray]')",
+    )
+    run.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="the Ray cluster for --executor ray, such as 10.0.0.5:6379; default: RAY_ADDRESS, "
+        "or a new Ray instance on this machine",
+    )
     run.set_defaults(handler=_run)
 
 
@@ -337,10 +381,10 @@ def _tree(args: argparse.Namespace) -> int:
 
 
 def _runs(_args: argparse.Namespace) -> int:
-    from evolarium.archive.reader import archive_paths
+    from evolarium.archive.reader import archive_targets
     from evolarium.dashboard.inspect import runs_view
 
-    console.print(runs_view(archive_paths()))
+    console.print(runs_view(archive_targets()))
     return 0
 
 
@@ -472,19 +516,42 @@ def _replay(args: argparse.Namespace) -> int:
 
 def _archive_migrate(args: argparse.Namespace) -> int:
     from evolarium.archive import Archive
+    from evolarium.archive.location import describe_target
     from evolarium.archive.models import SCHEMA_VERSION
-    from evolarium.evolve.run import find_run
+    from evolarium.evolve.run import find_run, target_of
 
-    path = Path(args.target)
-    if not path.is_file():
-        _run_id, path = find_run(args.target)
-    before = Archive(f"sqlite:///{path}").schema_version()
-    archive = Archive.open(path, migrate=True)
+    target = target_of(args.target)
+    if isinstance(target, Path) and not target.is_file():
+        _run_id, target = find_run(args.target)
+    probe = Archive(f"sqlite:///{target}" if isinstance(target, Path) else target)
+    try:
+        before = probe.schema_version()
+    finally:
+        probe.close()
+    archive = Archive.open(target, migrate=True)
     archive.close()
+    where = describe_target(target)
     if before == SCHEMA_VERSION:
-        console.print(f"{path} already has schema version {SCHEMA_VERSION}")
+        console.print(f"{where} already has schema version {SCHEMA_VERSION}")
     else:
-        console.print(f"migrated {path} from schema version {before} to {SCHEMA_VERSION}")
+        console.print(f"migrated {where} from schema version {before} to {SCHEMA_VERSION}")
+    return 0
+
+
+def _archive_copy(args: argparse.Namespace) -> int:
+    from evolarium.archive.copy import copy_run
+    from evolarium.archive.location import describe_target
+    from evolarium.evolve.run import find_run, target_of
+
+    run_id, source = find_run(args.run_id)
+    target = target_of(args.to)
+    result = copy_run(source, target, run_id)
+    console.print(
+        f"copied run {run_id} from {escape(describe_target(source))} to "
+        f"{escape(describe_target(target))}",
+        highlight=False,
+    )
+    console.print(result.view())
     return 0
 
 

@@ -16,11 +16,25 @@ install_debian_packages() {
     command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
     # tmux: the dashboard's end-to-end test drives `evolarium watch` in a real terminal.
     command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+    # postgresql: tests/test_postgres.py starts its own server from these binaries; the
+    # system cluster is not started.
+    compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
     "$PYTHON" -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
     if ((${#missing[@]})); then
         say "installing Debian packages: ${missing[*]}"
         apt-get update -qq
+        # A policy-rc.d that exits 101 keeps the package scripts from starting services,
+        # such as PostgreSQL's system cluster; an existing one is left as it is.
+        local own_policy=0
+        if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+            printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+            chmod +x /usr/sbin/policy-rc.d
+            own_policy=1
+        fi
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+        if ((own_policy)); then
+            rm -f /usr/sbin/policy-rc.d
+        fi
     fi
 }
 

@@ -7,6 +7,7 @@ through SQLite's incremental blob I/O.
 """
 
 import hashlib
+import io
 import json
 import os
 import sqlite3
@@ -14,13 +15,13 @@ import tarfile
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, CursorResult
 
+from evolarium.archive.location import ArchiveTarget, describe_target
 from evolarium.archive.reader import locate_run, open_archive
 from evolarium.archive.scores import REPLAY_STAGE
 
@@ -33,6 +34,7 @@ STATUSES_WITH_REASON = {"invalid", "duplicate"}
 UNFINISHED_STATUSES = {"pending", "evaluating"}
 RUN_STATUSES = {"running", "finished", "budget_spent", "stopped", "failed"}
 ROLLED_BACK_EVENT = "child_rolled_back"
+RESUMED_EVENT = "run_resumed"
 READ_CHUNK_BYTES = 1 << 20
 SHOWN_IDS = 5
 
@@ -75,6 +77,8 @@ class RunRows:
     agents: dict[str, AgentRow]
     rolled_back: set[str] = field(default_factory=set)
     """Agents that a ``child_rolled_back`` event names."""
+    resumed: bool = False
+    """Whether the run was resumed after a stop: its stopped evaluations left calls behind."""
 
     def process_alive(self) -> bool:
         return self.status == "running" and _process_alive(self.pid)
@@ -85,7 +89,7 @@ class CheckReport:
     """The findings of every check on one run's archive."""
 
     run_id: str
-    path: Path
+    path: ArchiveTarget
     findings: list[Finding]
 
     def count(self, check: str, severity: str) -> int:
@@ -104,14 +108,16 @@ def check_run(query: str) -> CheckReport:
     return CheckReport(run_id=run_id, path=path, findings=check_archive(path, run_id))
 
 
-def check_archive(path: Path, run_id: str) -> list[Finding]:
-    """Run every check on the run ``run_id`` in the archive file at ``path``."""
+def check_archive(path: ArchiveTarget, run_id: str) -> list[Finding]:
+    """Run every check on the run ``run_id`` in the archive at ``path``, a SQLite file or
+    a PostgreSQL URL."""
     archive = open_archive(path)
     try:
         with archive.engine.connect() as connection:
             # pysqlite starts no transaction for a SELECT, so one is begun here. The
-            # connection rolls it back when it closes.
-            connection.exec_driver_sql("BEGIN")
+            # connection rolls it back when it closes. psycopg begins one by itself.
+            if connection.dialect.name == "sqlite":
+                _execute(connection, "BEGIN")
             rows = read_run_rows(connection, run_id)
             findings = check_lineage(rows)
             findings += check_code(connection, rows)
@@ -123,17 +129,33 @@ def check_archive(path: Path, run_id: str) -> list[Finding]:
     return findings
 
 
+POSTGRES_SQL = {
+    "ORDER BY created_at, rowid": "ORDER BY created_at, id",
+    "ORDER BY rowid": "ORDER BY created_at, id",
+    "group_concat(id, ', ')": "string_agg(id, ', ' ORDER BY created_at, id)",
+    "?": "%s",
+}
+"""The SQLite phrases of the queries below and what PostgreSQL uses in their place. Rows
+there have no rowid, so ties of created_at are ordered by id."""
+
+
+def _execute(connection: Connection, query: str, params: tuple = ()) -> CursorResult:
+    """Run one of this module's queries, written for SQLite, on either database."""
+    if connection.dialect.name == "postgresql":
+        for sqlite_phrase, postgres_phrase in POSTGRES_SQL.items():
+            query = query.replace(sqlite_phrase, postgres_phrase)
+    return connection.exec_driver_sql(query, params)
+
+
 def read_run_rows(connection: Connection, run_id: str) -> RunRows:
     """Read the run row, its agents, and the agents that were rolled back."""
-    run = connection.exec_driver_sql(
-        "SELECT status, pid FROM run WHERE id = ?", (run_id,)
-    ).fetchone()
+    run = _execute(connection, "SELECT status, pid FROM run WHERE id = ?", (run_id,)).fetchone()
     agents = {}
     query = (
         "SELECT id, parent_id, operator, generation, status, reason, code_hash "
         "FROM agent WHERE run_id = ? ORDER BY created_at, rowid"
     )
-    for row in connection.exec_driver_sql(query, (run_id,)):
+    for row in _execute(connection, query, (run_id,)):
         agents[row[0]] = AgentRow(*row)
 
     rows = RunRows(
@@ -143,6 +165,8 @@ def read_run_rows(connection: Connection, run_id: str) -> RunRows:
         agents=agents,
     )
     rows.rolled_back = _rolled_back_agents(connection, run_id)
+    query = "SELECT COUNT(*) FROM event WHERE run_id = ? AND kind = ?"
+    rows.resumed = bool(_execute(connection, query, (run_id, RESUMED_EVENT)).scalar())
     return rows
 
 
@@ -150,7 +174,7 @@ def _rolled_back_agents(connection: Connection, run_id: str) -> set[str]:
     """Return the agents named by ``child_rolled_back`` events, in agent_id or in the data."""
     named = set()
     query = "SELECT agent_id, data_json FROM event WHERE run_id = ? AND kind = ?"
-    for agent_id, data_json in connection.exec_driver_sql(query, (run_id, ROLLED_BACK_EVENT)):
+    for agent_id, data_json in _execute(connection, query, (run_id, ROLLED_BACK_EVENT)):
         if agent_id:
             named.add(agent_id)
         data = _json_object(data_json)
@@ -264,7 +288,7 @@ def _snapshot_references(connection: Connection, rows: RunRows) -> Iterator[tupl
         "SELECT id, workspace_hash FROM evaluation "
         "WHERE run_id = ? AND workspace_hash IS NOT NULL ORDER BY rowid"
     )
-    for evaluation_id, workspace_hash in connection.exec_driver_sql(query, (rows.run_id,)):
+    for evaluation_id, workspace_hash in _execute(connection, query, (rows.run_id,)):
         yield evaluation_id, "final workspace of evaluation", workspace_hash
 
 
@@ -273,7 +297,10 @@ def verify_snapshot(connection: Connection, code_hash: str) -> str | None:
 
     The snapshot is read in chunks, so a large one is never held in memory whole.
     """
-    row = connection.exec_driver_sql(
+    if connection.dialect.name == "postgresql":
+        return _verify_database_snapshot(connection, code_hash)
+    row = _execute(
+        connection,
         "SELECT rowid, size, length(data), typeof(data) FROM codesnapshot WHERE hash = ?",
         (code_hash,),
     ).fetchone()
@@ -294,6 +321,53 @@ def verify_snapshot(connection: Connection, code_hash: str) -> str | None:
     if content_hash != code_hash:
         return f"holds files whose hash is {content_hash}, so its content was changed"
     return None
+
+
+def _verify_database_snapshot(connection: Connection, code_hash: str) -> str | None:
+    """Check a snapshot stored in PostgreSQL, where the data column is always bytea."""
+    row = _execute(
+        connection, "SELECT size, length(data) FROM codesnapshot WHERE hash = ?", (code_hash,)
+    ).fetchone()
+    if row is None:
+        return "is missing"
+    size, length = row
+    if size != length:
+        return f"has {length} bytes, but its size column says {size}"
+
+    stream = io.BufferedReader(_ByteaReader(connection, code_hash, length), READ_CHUNK_BYTES)
+    try:
+        content_hash = hash_tar_stream(stream)
+    except (tarfile.TarError, EOFError, OSError) as error:
+        return f"cannot be unpacked as a gzip tar ({type(error).__name__}: {error})"
+    if content_hash != code_hash:
+        return f"holds files whose hash is {content_hash}, so its content was changed"
+    return None
+
+
+class _ByteaReader(io.RawIOBase):
+    """Read a snapshot's bytea column in slices, one query per read."""
+
+    def __init__(self, connection: Connection, code_hash: str, length: int) -> None:
+        self.connection = connection
+        self.code_hash = code_hash
+        self.length = length
+        self.offset = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        count = min(len(buffer), self.length - self.offset)
+        if count <= 0:
+            return 0
+        chunk = _execute(
+            self.connection,
+            "SELECT substring(data FROM ? FOR ?) FROM codesnapshot WHERE hash = ?",
+            (self.offset + 1, count, self.code_hash),
+        ).scalar()
+        buffer[: len(chunk)] = chunk
+        self.offset += len(chunk)
+        return len(chunk)
 
 
 def hash_tar_stream(fileobj) -> str:
@@ -328,7 +402,7 @@ def check_scores(connection: Connection, rows: RunRows) -> list[Finding]:
         "length(transcript), length(test_output) FROM evaluation WHERE run_id = ? ORDER BY rowid"
     )
     findings = []
-    for row in connection.exec_driver_sql(query, (rows.run_id,)):
+    for row in _execute(connection, query, (rows.run_id,)):
         findings += _check_evaluation(rows, *row)
     findings += _check_agent_results(connection, rows)
     findings += _check_duplicates(connection, rows.run_id)
@@ -370,7 +444,8 @@ def _check_evaluation(
 
 def _check_agent_results(connection: Connection, rows: RunRows) -> list[Finding]:
     counts = dict(
-        connection.exec_driver_sql(
+        _execute(
+            connection,
             "SELECT agent_id, count(*) FROM evaluation WHERE run_id = ? GROUP BY agent_id",
             (rows.run_id,),
         ).all()
@@ -394,7 +469,7 @@ def _check_duplicates(connection: Connection, run_id: str) -> list[Finding]:
         "WHERE run_id = ? AND stage != ? GROUP BY agent_id, task_id HAVING count(*) > 1"
     )
     findings = []
-    for agent_id, task_id, count, ids in connection.exec_driver_sql(query, (run_id, REPLAY_STAGE)):
+    for agent_id, task_id, count, ids in _execute(connection, query, (run_id, REPLAY_STAGE)):
         message = f"agent {agent_id} was evaluated {count} times on task {task_id}: {ids}"
         findings.append(Finding(ERROR, "scores", agent_id, message))
     return findings
@@ -416,8 +491,8 @@ def check_calls(connection: Connection, rows: RunRows) -> list[Finding]:
         "SELECT c.id, c.agent_id, c.evaluation_id, e.run_id FROM modelcall AS c "
         "LEFT JOIN evaluation AS e ON e.id = c.evaluation_id WHERE c.run_id = ? ORDER BY c.id"
     )
-    for call_id, agent_id, evaluation_id, evaluation_run in connection.exec_driver_sql(
-        query, (rows.run_id,)
+    for call_id, agent_id, evaluation_id, evaluation_run in _execute(
+        connection, query, (rows.run_id,)
     ):
         if agent_id is not None and agent_id not in rows.agents:
             unknown_agents[agent_id].append(call_id)
@@ -451,12 +526,12 @@ def _unstored_evaluation(
 ) -> Finding:
     """Judge calls whose evaluation is not stored: an evaluation row is written only when
     the evaluation ends, so a run that stopped first leaves such calls behind."""
-    agent_id = connection.exec_driver_sql(
-        "SELECT agent_id FROM modelcall WHERE id = ?", (call_ids[0],)
+    agent_id = _execute(
+        connection, "SELECT agent_id FROM modelcall WHERE id = ?", (call_ids[0],)
     ).scalar()
     agent = rows.agents.get(agent_id)
     calls = f"{len(call_ids)} model calls ({_some(call_ids)})"
-    finished_cleanly = rows.status == "finished" and agent is not None
+    finished_cleanly = rows.status == "finished" and agent is not None and not rows.resumed
     if finished_cleanly and agent.status == "evaluated":
         message = (
             f"{calls} name evaluation {evaluation_id}, which is not stored, although run "
@@ -464,6 +539,8 @@ def _unstored_evaluation(
         )
         return Finding(ERROR, "calls", evaluation_id, message)
     message = f"{calls} name evaluation {evaluation_id}, which never finished"
+    if rows.resumed:
+        message += " (the run stopped during it and was resumed)"
     return Finding(WARNING, "calls", evaluation_id, message)
 
 
@@ -518,7 +595,7 @@ def report_view(report: CheckReport) -> Group:
         summary.add_row(check, _styled(errors, "red"), _styled(warnings, "yellow"))
 
     if not report.findings:
-        return Group(summary, f"no problems found in {escape(str(report.path))}")
+        return Group(summary, f"no problems found in {escape(describe_target(report.path))}")
     findings = Table("severity", "check", "subject", "message")
     for finding in report.findings:
         style = "red" if finding.severity == ERROR else "yellow"

@@ -1,7 +1,11 @@
 """Find runs and agents by id or prefix, and open their archives read-only.
 
+A run's archive is the ``archive.db`` file in its run directory, or the PostgreSQL
+database named by the directory's ``archive.url``. Runs that are only in the database of
+EVOLARIUM_ARCHIVE_URL, such as runs copied there, are found too.
+
 Every database error, in the open or in a later read, becomes an ArchiveError
-with a one-line message that names the file and what to do next.
+with a one-line message that names the archive and what to do next.
 """
 
 import difflib
@@ -11,8 +15,16 @@ from functools import partial
 from pathlib import Path
 
 from sqlalchemy import event, select
+from sqlalchemy.engine import URL
 
-from evolarium.archive.models import Agent
+from evolarium.archive.location import (
+    ArchiveTarget,
+    describe_target,
+    environment_url,
+    public_url,
+    read_url_file,
+)
+from evolarium.archive.models import Agent, Run
 from evolarium.archive.store import ARCHIVE_FILE, Archive
 from evolarium.errors import ArchiveError
 from evolarium.paths import runs_dir
@@ -22,22 +34,24 @@ log = logging.getLogger(__name__)
 SUGGESTIONS = 3
 
 
-def open_archive(path: Path) -> Archive:
+def open_archive(target: ArchiveTarget) -> Archive:
     """Open an archive read-only, so that a database error in any later read raises an
     ArchiveError with a one-line message."""
-    archive = Archive.open_read_only(path)
-    event.listen(archive.engine, "handle_error", partial(_raise_archive_error, path))
+    archive = Archive.open_read_only(target)
+    event.listen(archive.engine, "handle_error", partial(_raise_archive_error, target))
     return archive
 
 
-def _raise_archive_error(path: Path, context) -> None:
-    raise ArchiveError(describe_error(path, context.original_exception)) from None
+def _raise_archive_error(target: ArchiveTarget, context) -> None:
+    raise ArchiveError(describe_error(target, context.original_exception)) from None
 
 
-def describe_error(path: Path, error: BaseException) -> str:
-    """Turn a SQLite error on the archive at ``path`` into a one-line message with a fix."""
+def describe_error(path: ArchiveTarget, error: BaseException) -> str:
+    """Turn a database error on the archive at ``path`` into a one-line message with a fix."""
     lines = str(error).strip().splitlines()
     reason = lines[0] if lines else type(error).__name__
+    if isinstance(path, URL):
+        return f"cannot read archive {public_url(path)}: {reason}"
     if "locked" in reason or "busy" in reason:
         return (
             f"archive {path} is locked by another process ({reason}); "
@@ -57,19 +71,88 @@ def archive_paths() -> list[Path]:
     return sorted(runs_dir().glob(f"*/{ARCHIVE_FILE}"))
 
 
-def locate_run(query: str) -> tuple[str, Path]:
-    """Find a run by id or unique id prefix; return (run id, archive path).
+def database_urls() -> list[URL]:
+    """Return each PostgreSQL database that contains runs: those named by the run
+    directories' ``archive.url`` files, then EVOLARIUM_ARCHIVE_URL, each once."""
+    urls: dict[str, URL] = {}
+    for run_dir in sorted(runs_dir().glob("*/")):
+        url = _database_of(run_dir)
+        if url is not None:
+            urls.setdefault(public_url(url), url)
+    env = environment_url()
+    if env is not None:
+        urls.setdefault(public_url(env), env)
+    return list(urls.values())
+
+
+def archive_targets() -> list[ArchiveTarget]:
+    """Return every archive that contains runs: the SQLite files, then the databases."""
+    return [*archive_paths(), *database_urls()]
+
+
+def known_runs() -> dict[str, ArchiveTarget]:
+    """Map each run id to its archive.
+
+    A run directory's own archive wins. Runs found only in the database of
+    EVOLARIUM_ARCHIVE_URL come last; when that database cannot be read, its runs are
+    missing and the reason is logged.
+    """
+    runs: dict[str, ArchiveTarget] = {}
+    for run_dir in sorted(runs_dir().glob("*/")):
+        path = run_dir / ARCHIVE_FILE
+        if path.is_file():
+            runs[run_dir.name] = path
+            continue
+        url = _database_of(run_dir)
+        if url is not None:
+            runs[run_dir.name] = url
+
+    env = environment_url()
+    if env is not None:
+        try:
+            ids = database_run_ids(env)
+        except ArchiveError as error:
+            log.warning("cannot list the runs in %s: %s", public_url(env), error)
+            ids = []
+        for run_id in ids:
+            runs.setdefault(run_id, env)
+    return runs
+
+
+def _database_of(run_dir: Path) -> URL | None:
+    """Return the database named by a run directory's ``archive.url``; log and skip a
+    file that does not hold a valid PostgreSQL URL."""
+    try:
+        return read_url_file(run_dir)
+    except ArchiveError as error:
+        log.warning("skipped run directory %s: %s", run_dir, error)
+        return None
+
+
+def database_run_ids(url: URL) -> list[str]:
+    """Return the ids of the runs stored in a PostgreSQL archive."""
+    archive = open_archive(url)
+    try:
+        with archive.engine.connect() as connection:
+            return list(connection.execute(select(Run.id).order_by(Run.id)).scalars())
+    finally:
+        archive.close()
+
+
+def locate_run(query: str) -> tuple[str, ArchiveTarget]:
+    """Find a run by id or unique id prefix; return (run id, its archive file or URL).
 
     An unknown id raises an ArchiveError that suggests the closest run ids.
     """
     if not query:
         raise ArchiveError("the run id is empty; `evolarium runs` lists the runs")
-    names = [path.parent.name for path in archive_paths()]
-    if query in names:
-        return query, runs_dir() / query / ARCHIVE_FILE
+    runs = known_runs()
+    names = list(runs)
+    if query in runs:
+        return query, runs[query]
     matches = [name for name in names if name.startswith(query)]
     if len(matches) == 1:
-        return matches[0], runs_dir() / matches[0] / ARCHIVE_FILE
+        return matches[0], runs[matches[0]]
     if matches:
         raise ArchiveError(
             f"run id {query!r} matches several runs: {_some(matches)}; give more of the id"
@@ -79,11 +162,12 @@ def locate_run(query: str) -> tuple[str, Path]:
 
 @dataclass(frozen=True)
 class AgentLocation:
-    """The storage location of an agent: its full id, its run, and the run's archive file."""
+    """The storage location of an agent: its full id, its run, and the run's archive
+    (a SQLite file, or a PostgreSQL URL)."""
 
     agent_id: str
     run_id: str
-    path: Path
+    path: ArchiveTarget
 
 
 def locate_agent(query: str) -> AgentLocation:
@@ -96,11 +180,12 @@ def locate_agent(query: str) -> AgentLocation:
         raise ArchiveError("the agent id is empty; `evolarium tree RUN` lists a run's agents")
     known: list[AgentLocation] = []
     unreadable: list[str] = []
-    for path in archive_paths():
+    for path in archive_targets():
         try:
             known.extend(_agent_locations(path))
         except ArchiveError as error:
-            log.debug("skipped %s while searching for agent %s: %s", path, query, error)
+            where = describe_target(path)
+            log.debug("skipped %s while searching for agent %s: %s", where, query, error)
             unreadable.append(str(error))
 
     exact = [location for location in known if location.agent_id == query]
@@ -121,7 +206,7 @@ def locate_agent(query: str) -> AgentLocation:
     raise ArchiveError(f"agent not found: {query}{hint}")
 
 
-def _agent_locations(path: Path) -> list[AgentLocation]:
+def _agent_locations(path: ArchiveTarget) -> list[AgentLocation]:
     archive = open_archive(path)
     try:
         with archive.engine.connect() as connection:

@@ -1,8 +1,9 @@
-"""The archive store: one SQLite file (WAL mode) or any SQLAlchemy URL per run.
+"""The archive store: one SQLite file (WAL mode) per run, or a PostgreSQL database that
+contains the rows of many runs, keyed by run id.
 
-The evolution loop is the only writer; writes are serialised by a lock because
+The evolution loop is the only writer of a run; writes are serialised by a lock because
 the gateway records model calls from its server threads. Readers such as
-``evolarium tree`` open the same file concurrently.
+``evolarium tree`` open the same archive concurrently.
 """
 
 import json
@@ -14,12 +15,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, func
-from sqlalchemy.engine import Engine
+from sqlalchemy import event, func, inspect, text
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel, create_engine, select
 
 from evolarium.archive import migrations
+from evolarium.archive.location import ArchiveTarget, public_url
 from evolarium.archive.models import (
     SCHEMA_VERSION,
     Agent,
@@ -37,6 +40,12 @@ log = logging.getLogger(__name__)
 ARCHIVE_FILE = "archive.db"
 READ_ONLY_BUSY_TIMEOUT_S = 2.0
 """How long a read-only connection waits for a lock before it reports the archive locked."""
+SCHEMA_LOCK_KEY = 0x65766F6C
+"""PostgreSQL advisory lock taken while a database's tables are created, so that two runs
+that start at once on an empty database do not both create them."""
+NUL_REPLACEMENT = "\ufffd"
+"""The replacement of a NUL character in a text value stored in PostgreSQL, which rejects
+NUL in text."""
 
 
 def _enable_wal(engine: Engine) -> None:
@@ -50,19 +59,67 @@ def _enable_wal(engine: Engine) -> None:
         cursor.close()
 
 
+def _replace_nul_characters(engine: Engine) -> None:
+    @event.listens_for(engine, "before_cursor_execute", retval=True)
+    def _on_execute(_connection, _cursor, statement, parameters, _context, executemany):
+        if executemany:
+            return statement, [_without_nul(row) for row in parameters]
+        return statement, _without_nul(parameters)
+
+
+def _without_nul(parameters):
+    # NOTE: lossy on purpose. A transcript with a NUL byte would otherwise fail the insert
+    # and stop the run; SQLite keeps NUL, so a copy to PostgreSQL changes such values.
+    if isinstance(parameters, dict):
+        return {key: _strip_nul(value) for key, value in parameters.items()}
+    if isinstance(parameters, list | tuple):
+        return type(parameters)(_strip_nul(value) for value in parameters)
+    return parameters
+
+
+_nul_replacements = 0
+
+
+def _strip_nul(value):
+    global _nul_replacements
+    if not isinstance(value, str) or "\x00" not in value:
+        return value
+    _nul_replacements += 1
+    if _nul_replacements == 1:
+        log.warning("replaced NUL characters with U+FFFD in a text value stored in PostgreSQL")
+    else:
+        log.debug("replaced NUL characters in text value %d", _nul_replacements)
+    return value.replace("\x00", NUL_REPLACEMENT)
+
+
 class Archive:
     """Read and write access to one archive database."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.engine = create_engine(url, connect_args=_connect_args(url))
-        if url.startswith("sqlite"):
+    def __init__(self, url: str | URL, *, read_only: bool = False) -> None:
+        self.url = public_url(url) if isinstance(url, URL) else url
+        self.engine = create_engine(url, **_engine_options(url, read_only=read_only))
+        if self.url.startswith("sqlite"):
             _enable_wal(self.engine)
+        else:
+            _replace_nul_characters(self.engine)
         self._lock = threading.Lock()
 
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
     @classmethod
-    def create(cls, path: Path) -> "Archive":
-        """Create a new SQLite archive file at ``path`` with the current schema."""
+    def create(cls, target: ArchiveTarget) -> "Archive":
+        """Create a new SQLite archive file at ``target`` with the current schema, or
+        prepare a PostgreSQL database at the URL ``target`` for one more run.
+
+        A PostgreSQL database gets the tables and the schema version when it has none
+        yet. One that already contains archives is used as it is, if its schema version is
+        this evolarium's.
+        """
+        if isinstance(target, URL):
+            return cls._create_in_database(target)
+        path = target
         path.parent.mkdir(parents=True, exist_ok=True)
         archive = cls(f"sqlite:///{path}")
         SQLModel.metadata.create_all(archive.engine)
@@ -72,15 +129,39 @@ class Archive:
         return archive
 
     @classmethod
-    def open(cls, path: Path, *, migrate: bool = False) -> "Archive":
-        """Open an existing SQLite archive file and check its schema version.
+    def _create_in_database(cls, url: URL) -> "Archive":
+        archive = cls(url)
+        try:
+            with archive.engine.begin() as connection:
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY}
+                )
+                _create_tables_once(connection)
+        except SQLAlchemyError as error:
+            archive.close()
+            raise database_error(archive.url, error) from error
+        try:
+            archive.check_schema()
+        except ArchiveError:
+            archive.close()
+            raise
+        return archive
+
+    @classmethod
+    def open(cls, target: ArchiveTarget, *, migrate: bool = False) -> "Archive":
+        """Open an existing archive, a SQLite file or a PostgreSQL URL, and check its
+        schema version.
 
         With ``migrate``, an archive of an older schema is upgraded in place;
         without it, such an archive is refused with the command that upgrades it.
         """
-        if not path.is_file():
-            raise ArchiveError(f"archive file not found: {path}")
-        archive = cls(f"sqlite:///{path}")
+        if isinstance(target, URL):
+            archive = cls(target)
+        else:
+            path = target
+            if not path.is_file():
+                raise ArchiveError(f"archive file not found: {path}")
+            archive = cls(f"sqlite:///{path}")
         version = archive.schema_version()
         if migrate and version is not None and version < SCHEMA_VERSION:
             migrations.migrate(archive.engine, version, SCHEMA_VERSION)
@@ -88,16 +169,22 @@ class Archive:
         return archive
 
     @classmethod
-    def open_read_only(cls, path: Path) -> "Archive":
-        """Open an existing SQLite archive for reading only, without migrating or writing.
+    def open_read_only(cls, target: ArchiveTarget) -> "Archive":
+        """Open an existing archive for reading only, without migrating or writing.
 
-        Every connection is a ``mode=ro`` URI with no PRAGMA that writes, and it is
-        closed after each use. Archives use WAL mode, where readers do not make the
+        A PostgreSQL archive is opened with ``default_transaction_read_only`` on, so every
+        transaction of the returned archive is read-only, and its schema version is checked.
+
+        For a SQLite file, every connection is a ``mode=ro`` URI with no PRAGMA that writes,
+        and it is closed after each use. Archives use WAL mode, where readers do not make the
         writer wait, and a writer that ends while no reader is connected removes its
         -wal and -shm files. An archive of another schema version, a corrupt file and
         a locked file raise ArchiveError with a one-line message. Write methods on the
         returned archive fail.
         """
+        if isinstance(target, URL):
+            return cls._open_database_read_only(target)
+        path = target
         if not path.is_file():
             raise ArchiveError(f"archive file not found: {path}")
         version = _read_only_schema_version(path)
@@ -120,7 +207,19 @@ class Archive:
         archive._lock = threading.Lock()
         return archive
 
+    @classmethod
+    def _open_database_read_only(cls, url: URL) -> "Archive":
+        archive = cls(url, read_only=True)
+        try:
+            archive.check_schema()
+        except ArchiveError:
+            archive.close()
+            raise
+        return archive
+
     def schema_version(self) -> int | None:
+        if self.is_postgres:
+            return self._database_schema_version()
         try:
             with Session(self.engine) as session:
                 meta = session.get(Meta, "schema_version")
@@ -128,12 +227,29 @@ class Archive:
             raise ArchiveError(f"cannot read archive {self.url}: {error}") from error
         return int(meta.value) if meta else None
 
+    def _database_schema_version(self) -> int | None:
+        try:
+            with self.engine.connect() as connection:
+                if not inspect(connection).has_table(Meta.__tablename__):
+                    raise ArchiveError(
+                        f"database {self.url} contains no evolarium archive (it has no meta "
+                        "table); start a run in it with `evolarium run --archive URL` or copy "
+                        "one into it with `evolarium archive copy RUN --to URL`"
+                    )
+                value = connection.execute(
+                    select(Meta.value).where(Meta.key == "schema_version")
+                ).scalar()
+        except SQLAlchemyError as error:
+            raise database_error(self.url, error) from error
+        return int(value) if value is not None else None
+
     def check_schema(self) -> None:
         version = self.schema_version()
         if version is not None and version < SCHEMA_VERSION:
+            where = "URL" if self.is_postgres else "PATH"
             raise ArchiveError(
                 f"archive {self.url} has schema version {version}, this evolarium reads "
-                f"version {SCHEMA_VERSION}; upgrade it with: evolarium archive migrate PATH"
+                f"version {SCHEMA_VERSION}; upgrade it with: evolarium archive migrate {where}"
             )
         if version != SCHEMA_VERSION:
             raise ArchiveError(
@@ -302,11 +418,45 @@ class Archive:
             return list(reversed(list(session.exec(query))))
 
 
-def _connect_args(url: str) -> dict:
-    if url.startswith("sqlite"):
+def _engine_options(url: str | URL, *, read_only: bool) -> dict:
+    if str(url).startswith("sqlite"):
         # Gateway threads write through the same engine as the loop thread.
-        return {"check_same_thread": False, "timeout": 30}
-    return {}
+        return {"connect_args": {"check_same_thread": False, "timeout": 30}}
+
+    # Timestamps are stored without a time zone, as UTC, the way SQLite stores them.
+    options = "-c TimeZone=UTC"
+    if read_only:
+        options += " -c default_transaction_read_only=on"
+    return {"connect_args": {"options": options}, "pool_pre_ping": True}
+
+
+def _create_tables_once(connection: Connection) -> None:
+    """Create the tables and the schema version row in a database that has no meta table."""
+    if inspect(connection).has_table(Meta.__tablename__):
+        return
+    SQLModel.metadata.create_all(connection)
+    connection.execute(
+        Meta.__table__.insert().values(key="schema_version", value=str(SCHEMA_VERSION))
+    )
+    log.info("created the archive tables, schema version %d", SCHEMA_VERSION)
+
+
+def database_error(url: str, error: SQLAlchemyError) -> ArchiveError:
+    """Turn an error from a PostgreSQL archive into a one-line ArchiveError with a fix."""
+    original = getattr(error, "orig", None) or error
+    lines = str(original).strip().splitlines()
+    reason = lines[0] if lines else type(original).__name__
+    if "password" in reason or "authentication" in reason:
+        return ArchiveError(
+            f"cannot log in to archive {url} ({reason}); give the password in "
+            "EVOLARIUM_ARCHIVE_URL or PGPASSWORD"
+        )
+    if "connect" in reason or "connection" in reason:
+        return ArchiveError(
+            f"cannot connect to archive {url} ({reason}); start the PostgreSQL server or fix "
+            "the URL"
+        )
+    return ArchiveError(f"cannot read archive {url}: {reason}")
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:

@@ -26,7 +26,7 @@ from evolarium.archive import Evaluation, ModelCall
 from evolarium.archive.scores import REPLAY_STAGE
 from evolarium.dashboard import panels
 from evolarium.dashboard.outline import FULL_TREE_LIMIT, Outline, build_outline
-from evolarium.dashboard.state import RunLoader, RunState
+from evolarium.dashboard.state import OPERATOR_CALLS, RunLoader, RunState
 from evolarium.errors import ArchiveError
 
 log = logging.getLogger(__name__)
@@ -350,7 +350,7 @@ class AgentScreen(Screen):
             calls = [
                 call
                 for call in archive.calls(self.loader.run_id, self.agent_id)
-                if call.purpose == "operator"
+                if call.purpose in OPERATOR_CALLS
             ]
         except (ArchiveError, SQLAlchemyError) as error:
             self.query_one("#agent-header", Static).update(Text(str(error), style="bold red"))

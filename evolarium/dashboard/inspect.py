@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from evolarium.archive import Agent, Archive, Evaluation, Run
+from evolarium.archive.location import ArchiveTarget, describe_target
 from evolarium.archive.reader import locate_agent, open_archive
 from evolarium.dashboard import summary
 from evolarium.dashboard.layout import Records
@@ -22,9 +23,10 @@ OUTCOME_STYLES = {"ok": "green", "tampering": "bold red"}
 ERROR_CHARS = 80
 
 
-def runs_view(paths: list[Path]) -> RenderableType:
-    """List the runs stored in ``paths``. An archive that cannot be read gets an
-    "unreadable" row, and a line below the table with the reason."""
+def runs_view(paths: list[ArchiveTarget]) -> RenderableType:
+    """List the runs stored in ``paths``, SQLite files and PostgreSQL URLs. An archive
+    that cannot be read gets an "unreadable" row, and a line below the table with the
+    reason."""
     table = Records(
         "run",
         "status",
@@ -42,8 +44,9 @@ def runs_view(paths: list[Path]) -> RenderableType:
         try:
             rows = _run_rows(path)
         except ArchiveError as error:
-            table.add_row(path.parent.name, Text("unreadable", style="bold red"))
-            problems.append(Text(f"{path.parent.name} is unreadable: {error}", style="red"))
+            name = path.parent.name if isinstance(path, Path) else describe_target(path)
+            table.add_row(name, Text("unreadable", style="bold red"))
+            problems.append(Text(f"{name} is unreadable: {error}", style="red"))
             continue
         for row in rows:
             table.add_row(*row)
@@ -52,7 +55,7 @@ def runs_view(paths: list[Path]) -> RenderableType:
     return Group(table, *problems)
 
 
-def _run_rows(path: Path) -> list[list[str | Text]]:
+def _run_rows(path: ArchiveTarget) -> list[list[str | Text]]:
     archive = open_archive(path)
     try:
         return [_run_row(archive, run) for run in archive.runs()]

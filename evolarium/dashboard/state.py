@@ -26,6 +26,9 @@ from evolarium.archive.scores import REPLAY_STAGE
 from evolarium.errors import ArchiveError
 from evolarium.sandbox.profile import EVALUATION_LABEL, PURPOSE_LABEL, RUN_LABEL
 
+OPERATOR_CALLS = ("operator", "rewriter", "merger")
+"""Purposes of the model calls that operators make (see operators.base.OPERATOR_PURPOSES)."""
+
 log = logging.getLogger(__name__)
 
 EVENTS_KEPT = 200
@@ -371,8 +374,9 @@ class RunLoader:
             state.last_activity = max(state.last_activity, started_at)
             if evaluation_id and evaluation_id not in self._evaluation_calls:
                 self._evaluation_calls[evaluation_id] = (agent_id, task_id, started_at)
-            elif agent_id and purpose in ("operator", "validation"):
-                self._step_calls.setdefault((purpose, agent_id), started_at)
+            elif agent_id and purpose in (*OPERATOR_CALLS, "validation"):
+                step = "operator" if purpose in OPERATOR_CALLS else purpose
+                self._step_calls.setdefault((step, agent_id), started_at)
             if outcome not in SUCCESSFUL_CALL_OUTCOMES:
                 message = f"{purpose} call of {agent_id or 'no agent'}: {outcome}"
                 if error:

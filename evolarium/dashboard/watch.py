@@ -8,11 +8,13 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from rich.console import Console
 from rich.text import Text
 
 from evolarium.archive import Archive
+from evolarium.archive.location import describe_target
 from evolarium.archive.reader import locate_run
 from evolarium.dashboard import panels
 from evolarium.dashboard.state import DockerProbe, EventRow, RunLoader, RunState
@@ -29,6 +31,14 @@ MAX_FAILED_REFRESHES = 30
 def open_run(query: str, *, docker: bool = True) -> RunLoader:
     """Find a run by id or prefix, open its archive read-only, and read it once."""
     run_id, path = locate_run(query)
+    # NOTE: RunLoader's queries are written for SQLite (rowid, ? parameters), so watching
+    # a run archived in PostgreSQL is not supported yet.
+    if not isinstance(path, Path):
+        raise ArchiveError(
+            f"run {run_id} is stored in PostgreSQL ({describe_target(path)}), and evolarium "
+            f"watch reads SQLite archives only; follow it with `evolarium tree {run_id}` and "
+            "`evolarium runs`"
+        )
     archive = Archive.open_read_only(path)
     loader = RunLoader(archive, run_id, docker=DockerProbe() if docker else None)
     try:

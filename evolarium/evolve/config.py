@@ -19,9 +19,18 @@ from dataclasses import asdict, dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 
+from evolarium.archive.location import mask_password, parse_database_url, unmasked_url_text
 from evolarium.errors import ConfigError
 from evolarium.llm.budget import Budget
 from evolarium.llm.router import ModelConfig
+from evolarium.llm.routing import (
+    PURPOSES,
+    Routes,
+    check_aliases,
+    check_model_config,
+    concurrency_limits,
+    purpose_config,
+)
 from evolarium.sandbox.profile import Limits
 
 log = logging.getLogger(__name__)
@@ -32,6 +41,11 @@ SELECTIONS = ("score-child", "pareto", "cmp", "best", "random")
 # sandbox, archive and gateway layers) and no import cycle can form. tests/test_config.py
 # checks that the two lists agree.
 OPERATORS = ("self", "reflect", "merge")
+EXECUTORS = ("local", "ray")
+"""Names of the executors that run evaluations (see evolarium.evolve.executor)."""
+# Keys that choose where a run executes, not what it computes, so resume may change them
+# without --force.
+PLACEMENT_KEYS = {"executor", "ray_address"}
 
 # Integer fields: the command-line option that sets each, and its smallest valid value.
 INTEGER_FIELDS = {
@@ -106,7 +120,10 @@ OPTION_KEYS = {
     "max_agents": "max_agents",
     "max_evaluations": "max_evaluations",
     "max_wall_time": "max_wall_s",
+    "archive": "archive_url",
     "replay_from": "replay_from",
+    "executor": "executor",
+    "ray_address": "ray_address",
 }
 
 DURATION_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -149,6 +166,14 @@ class RunConfig:
     """Step limit passed to agents (EVOLARIUM_MAX_STEPS)."""
     seed: int = 0
     model: ModelConfig = field(default_factory=ModelConfig)
+    """The default model: it serves every purpose that ``models`` does not name."""
+    models: dict[str, dict] = field(default_factory=dict)
+    """Model tables per purpose (agent, validation, operator, rewriter, merger). A key
+    left out comes from ``model``, but a table that names another model does not take
+    model's api_base, api_key, fallbacks or max_concurrent (see evolarium.llm.routing)."""
+    aliases: dict[str, str] = field(default_factory=dict)
+    """Model names an agent may request, each mapped to a purpose or a litellm model
+    string. The call's purpose serves any other requested name."""
     agent_limits: Limits = field(default_factory=Limits)
     budget: Budget = field(default_factory=Budget)
     """Limits on model use for the run and for each evaluation."""
@@ -160,8 +185,17 @@ class RunConfig:
     """Stop the run after this many evaluations; None means no limit."""
     max_wall_s: float | None = None
     """Stop the run after this many seconds; None means no limit."""
+    archive_url: str | None = None
+    """The PostgreSQL database that stores the run's rows; None means a SQLite file in the
+    run directory, or EVOLARIUM_ARCHIVE_URL when that is set. Stored with the password
+    masked."""
     replay_from: str | None = None
     """A run id whose recorded model responses serve this run's calls."""
+    executor: str = "local"
+    """Where evaluations run: ``local`` (this machine's Docker) or ``ray`` (a Ray cluster)."""
+    ray_address: str | None = None
+    """The Ray cluster to use with ``executor = "ray"``; None means RAY_ADDRESS, or a new
+    Ray instance on this machine."""
 
     def __post_init__(self) -> None:
         if self.selection not in SELECTIONS:
@@ -182,6 +216,7 @@ class RunConfig:
         self._check_stages()
         if self.model.max_tokens < 1:
             raise ConfigError(f"--max-tokens must be at least 1, got {self.model.max_tokens}")
+        self._check_models()
         if not self.agent_limits.timeout_s > 0:
             raise ConfigError(
                 "--agent-timeout must be a number of seconds above 0, "
@@ -189,6 +224,10 @@ class RunConfig:
             )
 
         self._check_budget()
+        if self.archive_url is not None:
+            if not isinstance(self.archive_url, str):
+                raise ConfigError(f"--archive must be a PostgreSQL URL, got {self.archive_url!r}")
+            parse_database_url(self.archive_url)
         for name, (option, minimum) in LIMIT_FIELDS.items():
             value = getattr(self.agent_limits, name)
             if type(value) is not int or value < minimum:
@@ -222,6 +261,34 @@ class RunConfig:
         # Weights are stored as floats, so a file's 1 and 1.0 build equal configurations.
         weights = {name: float(weight) for name, weight in self.operators.items()}
         object.__setattr__(self, "operators", weights)
+
+    def _check_models(self) -> None:
+        if not isinstance(self.models, dict):
+            raise ConfigError(
+                f"models must be a table of purposes, got {self.models!r}; for example "
+                "--set models.rewriter.model=openai/gpt-4o"
+            )
+        tables = {}
+        for purpose, table in self.models.items():
+            tables[purpose] = _model_table(purpose, table)
+        object.__setattr__(self, "models", tables)
+
+        check_model_config(self.model, "model")
+        resolved = self.purpose_models()
+        for purpose, config in resolved.items():
+            check_model_config(config, f"models.{purpose}")
+        check_aliases(self.aliases)
+        configs = {"model": self.model} | {f"models.{p}": c for p, c in resolved.items()}
+        concurrency_limits(configs)
+
+    def routes(self) -> Routes:
+        """Build the routes of this run's model calls: per purpose, aliases, fallbacks."""
+        return Routes(self.model, self.purpose_models(), self.aliases)
+
+    def purpose_models(self) -> dict[str, ModelConfig]:
+        """Return the model configuration of each purpose that ``models`` names."""
+        models = self.models.items()
+        return {purpose: purpose_config(self.model, table) for purpose, table in models}
 
     def _check_stages(self) -> None:
         if isinstance(self.stages, list):
@@ -299,6 +366,20 @@ class RunConfig:
             raise ConfigError(
                 f"--replay-from must name a run id, got {self.replay_from!r} (field replay_from)"
             )
+        self._check_executor()
+
+    def _check_executor(self) -> None:
+        if self.executor not in EXECUTORS:
+            raise ConfigError(
+                f"unknown executor {self.executor!r}; choose one of {', '.join(EXECUTORS)}"
+            )
+        if self.ray_address is not None and (
+            not isinstance(self.ray_address, str) or not self.ray_address.strip()
+        ):
+            raise ConfigError(
+                f"--ray-address must be a Ray address such as 10.0.0.5:6379 or auto, "
+                f"got {self.ray_address!r}"
+            )
 
     @property
     def operator(self) -> str:
@@ -315,8 +396,13 @@ class RunConfig:
         """Return the JSON form stored with the run, with the API key masked."""
         data = asdict(self)
         data["stages"] = list(data["stages"])
-        if data["model"].get("api_key"):
-            data["model"]["api_key"] = MASKED_KEY
+        for table in [data["model"], *data["models"].values()]:
+            if table.get("api_key"):
+                table["api_key"] = MASKED_KEY
+            if "fallbacks" in table:
+                table["fallbacks"] = list(table["fallbacks"])
+        if data["archive_url"]:
+            data["archive_url"] = mask_password(data["archive_url"])
         return data
 
     def to_toml(self) -> str:
@@ -329,6 +415,11 @@ class RunConfig:
         header = ["# evolarium run configuration; start a run with: evolarium run --config FILE"]
         if data["model"].pop("api_key", None):
             header.append("# model.api_key is set but not printed; give it with --set")
+        for purpose, table in data["models"].items():
+            if table.pop("api_key", None):
+                header.append(
+                    f"# models.{purpose}.api_key is set but not printed; give it with --set"
+                )
         return "\n".join(header) + "\n\n" + dump_toml(data)
 
     @classmethod
@@ -337,7 +428,8 @@ class RunConfig:
 
         The keys of older stored runs (operator, minibatch, minibatch_threshold) are
         converted. Unknown keys raise ConfigError, or with ``strict=False`` are logged
-        and dropped. A masked API key is dropped, so the key comes from the environment.
+        and dropped. A masked API key, and the masked password of archive_url, are dropped,
+        so they come from the environment.
         """
         data = upgrade_old_keys(data)
         if strict:
@@ -347,6 +439,8 @@ class RunConfig:
 
         values = {name: value for name, value in data.items() if name not in SECTIONS}
         _check_types(cls, values, prefix="")
+        if isinstance(values.get("archive_url"), str):
+            values["archive_url"] = unmasked_url_text(values["archive_url"])
         values.update(_build_sections(data))
         if "operators" in values:
             values["operators"] = _build_operators(values["operators"])
@@ -355,6 +449,29 @@ class RunConfig:
         if isinstance(values.get("max_wall_s"), str):
             values["max_wall_s"] = parse_duration(values["max_wall_s"], "max_wall_s")
         return cls(**values)
+
+
+def _model_table(purpose: object, table: object) -> dict:
+    """Check one table of ``models`` and return a copy without a masked API key."""
+    if purpose not in PURPOSES:
+        choices = [f"models.{name}" for name in PURPOSES]
+        raise ConfigError(_unknown_key_message(f"models.{purpose}", choices))
+    prefix = f"models.{purpose}."
+    if not isinstance(table, dict):
+        raise ConfigError(
+            f"models.{purpose} must be a table with the keys "
+            f"{', '.join(_field_names(ModelConfig))}, got {table!r}; set one key with "
+            f"--set {prefix}model=NAME"
+        )
+    _check_known(table, _field_names(ModelConfig), prefix=prefix)
+    _check_types(ModelConfig, table, prefix=prefix)
+
+    table = dict(table)
+    if table.get("api_key") == MASKED_KEY:
+        del table["api_key"]
+    if isinstance(table.get("fallbacks"), tuple):
+        table["fallbacks"] = list(table["fallbacks"])
+    return table
 
 
 def _stage_option(index: int, name: str) -> str:
@@ -408,6 +525,10 @@ def check_keys(data: dict) -> None:
         section = data.get(name)
         if isinstance(section, dict):
             _check_known(section, _field_names(cls), prefix=f"{name}.")
+    models = data.get("models")
+    if isinstance(models, dict):
+        for purpose, table in models.items():
+            _model_table(purpose, table)
 
     stages = data.get("stages")
     if isinstance(stages, list | tuple):
@@ -444,6 +565,8 @@ def _drop_unknown_keys(data: dict) -> dict:
             if dropped:
                 log.info("ignoring %s keys unknown to this version: %s", name, dropped)
             data[name] = {key: value for key, value in section.items() if key in names}
+    if isinstance(data.get("models"), dict):
+        data["models"] = _drop_unknown_model_keys(data["models"])
 
     stages = data.get("stages")
     if isinstance(stages, list | tuple):
@@ -455,6 +578,20 @@ def _drop_unknown_keys(data: dict) -> dict:
             for stage in stages
         ]
     return data
+
+
+def _drop_unknown_model_keys(models: dict) -> dict:
+    names = _field_names(ModelConfig)
+    kept = {}
+    for purpose, table in models.items():
+        if purpose not in PURPOSES or not isinstance(table, dict):
+            log.info("ignoring models.%s, unknown to this version", purpose)
+            continue
+        dropped = sorted(set(table) - set(names))
+        if dropped:
+            log.info("ignoring models.%s keys unknown to this version: %s", purpose, dropped)
+        kept[purpose] = {key: value for key, value in table.items() if key in names}
+    return kept
 
 
 def _field_names(cls: type) -> list[str]:
@@ -659,15 +796,29 @@ def apply_stage_options(data: dict, minibatch: int | None, threshold: float | No
 def merge_config(base: dict, top: dict) -> dict:
     """Return ``base`` with the keys of ``top`` laid over it.
 
-    Tables of model, agent_limits and budget are merged key by key. Every other key,
-    operators and stages included, is replaced as a whole.
+    Tables of model, agent_limits, budget and aliases are merged key by key, and each
+    purpose's table of models too. Every other key, operators and stages included, is
+    replaced as a whole.
     """
     merged = copy.deepcopy(base)
     for key, value in top.items():
-        if key in SECTIONS and isinstance(merged.get(key), dict) and isinstance(value, dict):
+        both_tables = isinstance(merged.get(key), dict) and isinstance(value, dict)
+        if both_tables and key == "models":
+            merged[key] = _merge_models(merged[key], value)
+        elif both_tables and (key in SECTIONS or key == "aliases"):
             merged[key] = {**merged[key], **copy.deepcopy(value)}
         else:
             merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _merge_models(base: dict, top: dict) -> dict:
+    merged = copy.deepcopy(base)
+    for purpose, table in top.items():
+        if isinstance(merged.get(purpose), dict) and isinstance(table, dict):
+            merged[purpose] = {**merged[purpose], **copy.deepcopy(table)}
+        else:
+            merged[purpose] = copy.deepcopy(table)
     return merged
 
 
@@ -732,10 +883,32 @@ def _override_path(key: str, item: str) -> list[str]:
             f"--set {item!r}: set stages as a whole list, for example "
             "stages=[{tasks=3, threshold=0.2}, {}]"
         )
+    if name == "models":
+        return _models_path(path, key, item)
+    if name == "aliases":
+        if len(path) > 2 or not path[1]:
+            raise ConfigError(
+                f"--set {item!r}: set one alias as aliases.NAME=TARGET, for example "
+                "--set aliases.fast=agent"
+            )
+        return path
     known = _nested_keys(name)
     if known is None or len(path) > 2 or path[1] not in known:
         choices = [f"{name}.{sub}" for sub in known] if known else _settable_keys()
         raise ConfigError(f"--set {item!r}: " + _unknown_key_message(key, choices))
+    return path
+
+
+def _models_path(path: list[str], key: str, item: str) -> list[str]:
+    """Check a --set key under models: models.PURPOSE or models.PURPOSE.FIELD."""
+    if path[1] not in PURPOSES:
+        known = [f"models.{purpose}" for purpose in PURPOSES]
+        raise ConfigError(f"--set {item!r}: " + _unknown_key_message(".".join(path[:2]), known))
+    if len(path) == 2:
+        return path
+    known = [f"models.{path[1]}.{name}" for name in _field_names(ModelConfig)]
+    if len(path) != 3 or path[2] not in _field_names(ModelConfig):
+        raise ConfigError(f"--set {item!r}: " + _unknown_key_message(key, known))
     return path
 
 
@@ -750,6 +923,12 @@ def _nested_keys(name: str) -> list[str] | None:
 def _settable_keys() -> list[str]:
     keys = []
     for name in _field_names(RunConfig):
+        if name == "models":
+            keys.append("models.PURPOSE.KEY")
+            continue
+        if name == "aliases":
+            keys.append("aliases.NAME")
+            continue
         nested = _nested_keys(name)
         keys.extend([f"{name}.{sub}" for sub in nested] if nested else [name])
     return keys
@@ -821,22 +1000,31 @@ def parse_duration(text: str, option: str) -> float:
 def config_differences(old: dict, new: dict) -> list[str]:
     """List the dotted keys whose values differ between two to_dict forms.
 
-    Each entry reads "key: old -> new". model.api_key is left out, because stored keys
-    are masked and a new key does not change what the run does.
+    Each entry reads "key: old -> new". model.api_key and the api_key of every table of
+    models are left out, because stored keys are masked and a new key does not change
+    what the run does. So are the keys that choose where evaluations run (PLACEMENT_KEYS).
+    A key that ``old`` lacks, because it was stored before the key existed, counts as
+    its default value.
     """
     old_values, new_values = _flatten(old), _flatten(new)
+    defaults = _flatten(RunConfig().to_dict())
     keys = list(old_values) + [key for key in new_values if key not in old_values]
     differences = []
     for key in keys:
-        if key == "model.api_key":
+        if _is_api_key(key) or key in PLACEMENT_KEYS:
             continue
-        before, after = old_values.get(key, _MISSING), new_values.get(key, _MISSING)
+        before = old_values.get(key, defaults.get(key, _MISSING))
+        after = new_values.get(key, _MISSING)
         if before != after:
             differences.append(f"{key}: {_show_value(before)} -> {_show_value(after)}")
     return differences
 
 
 _MISSING = object()
+
+
+def _is_api_key(key: str) -> bool:
+    return key == "model.api_key" or (key.startswith("models.") and key.endswith(".api_key"))
 
 
 def _flatten(data: object, prefix: str = "") -> dict[str, object]:

@@ -9,11 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from evolarium.archive import Evaluation
-from evolarium.evolve.evaluation import Evaluator
-from evolarium.tasks.task import Task
+import docker
 
-EXECUTORS = ("local", "ray")
+from evolarium.archive import Archive, Evaluation
+from evolarium.errors import ConfigError
+from evolarium.evolve.config import RunConfig
+from evolarium.evolve.evaluation import Evaluator
+from evolarium.llm.gateway import Gateway
+from evolarium.tasks.task import Task
 
 
 @dataclass(frozen=True)
@@ -48,3 +51,54 @@ class LocalExecutor:
 
     def close(self) -> None:
         pass
+
+
+def check_executor(config: RunConfig) -> None:
+    """Raise ConfigError when ``config.executor`` cannot run here, before a run starts."""
+    if config.executor != "ray":
+        return
+    from evolarium.evolve.ray_executor import import_ray
+
+    import_ray()
+    if config.replay_from:
+        raise ConfigError("--replay-from runs with the local executor only; leave out --executor")
+
+
+def build_executor(
+    config: RunConfig,
+    *,
+    client: docker.DockerClient,
+    image: str,
+    gateway: Gateway,
+    archive: Archive,
+    run_id: str,
+) -> Executor:
+    """Make the executor that ``config.executor`` names, for one run.
+
+    Raises ConfigError when Ray is needed but not installed, or cannot serve the run.
+    """
+    if config.executor == "local":
+        evaluator = Evaluator(
+            client=client,
+            image=image,
+            gateway=gateway,
+            archive=archive,
+            run_id=run_id,
+            limits=config.agent_limits,
+            max_steps=config.agent_steps,
+        )
+        return LocalExecutor(evaluator)
+
+    from evolarium.evolve.ray_executor import SLOTS_PER_EVALUATION, RayExecutor
+
+    check_executor(config)
+    return RayExecutor(
+        archive=archive,
+        gateway=gateway,
+        run_id=run_id,
+        image=image,
+        limits=config.agent_limits,
+        max_steps=config.agent_steps,
+        address=config.ray_address,
+        local_slots=SLOTS_PER_EVALUATION * config.workers,
+    )

@@ -38,6 +38,7 @@ from evolarium.evolve.config import RunConfig
 from evolarium.evolve.evaluation import Evaluator
 from evolarium.evolve.executor import EvaluationJob, Executor, LocalExecutor
 from evolarium.evolve.operators import base, make_child
+from evolarium.evolve.operators.merge import merge_partner
 from evolarium.evolve.operators.portfolio import choose_operator
 from evolarium.evolve.selection import ScoreMatrix, make_selection
 from evolarium.evolve.validation import validate_child
@@ -325,14 +326,17 @@ class Evolution:
                 self._evaluate_in_stages(child, plan)
                 return None
             self.archive.remove_agent(child.id)
-            self._event(
-                "child_rolled_back",
-                f"{child.id} was made but not validated when the run stopped; making it again",
-                generation=self._generation(plan.step),
-                agent_id=child.id,
-            )
+            reason = "was made but not validated"
+        else:
+            reason = "was being made by its operator"
         # The calls of the interrupted attempt keep the old id; the new attempt gets its own.
         again = replace(plan, agent=new_agent_id(), attempt=plan.attempt + 1)
+        self._event(
+            "child_rolled_back",
+            f"{plan.agent} {reason} when the run stopped; making it again as {again.agent}",
+            generation=self._generation(plan.step),
+            agent_id=plan.agent,
+        )
         self._store_plan(again)
         return again
 
@@ -384,7 +388,8 @@ class Evolution:
         )
 
     def _operator_context(self, plan: StepPlan) -> CallContext:
-        return CallContext(run_id=self.run_id, agent_id=plan.agent, purpose="operator")
+        purpose = base.OPERATOR_PURPOSES.get(plan.operator, "operator")
+        return CallContext(run_id=self.run_id, agent_id=plan.agent, purpose=purpose)
 
     # Plans
 
@@ -409,9 +414,10 @@ class Evolution:
             ancestor=ancestor,
         )
 
-    def _merge_partner(self, first: Agent, agents: list[Agent], step: int):
-        from evolarium.evolve.operators.merge import merge_partner
-
+    def _merge_partner(
+        self, first: Agent, agents: list[Agent], step: int
+    ) -> tuple[Agent, Agent] | None:
+        """Return a frontier partner for ``first`` and their common ancestor, if any."""
         table = score_table(self.archive.evaluations(self.run_id))
         on_frontier = set(frontier(table, self.pareto_task_ids))
         candidates = [agent for agent in agents if agent.id in on_frontier]

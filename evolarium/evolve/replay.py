@@ -26,7 +26,6 @@ from evolarium.llm.budget import Budget
 from evolarium.llm.gateway import CallContext, CallRecord, Gateway
 from evolarium.llm.recording import archive_recorder
 from evolarium.llm.replay import OUTCOME_REPLAY_MISS, Replayer
-from evolarium.llm.router import Router
 from evolarium.sandbox import docker_client, require_image
 from evolarium.tasks import Task, load_suite
 from evolarium.tasks.scorer import close_scoring_pools, score_workspace
@@ -200,10 +199,10 @@ def _replay_recorded(
     ]
     replayer = Replayer(recorded)
     records: list[CallRecord] = []
-    # The router's model, token cap and default temperature go into each request key.
+    # The routers' models, token caps and default temperatures go into each request key.
     # The replayer serves every call, so no provider is contacted and no API key is needed.
     gateway = Gateway(
-        Router(target.config.model),
+        target.config.routes(),
         recorder=records.append,
         budget=_evaluation_budget(target.config.budget),
         replayer=replayer,
@@ -279,13 +278,14 @@ def _replay_live(
     from evolarium.evolve.session import check_reachable
 
     config = target.config
-    router = Router(config.model)
-    router.check()
-    config.budget.check_prices(router.model)
-    if config.model.api_base:
-        check_reachable(config.model.api_base)
+    routes = config.routes()
+    routes.check()
+    for model in routes.models():
+        config.budget.check_prices(model)
+    for api_base in routes.api_bases():
+        check_reachable(api_base)
 
-    gateway = Gateway(router, recorder=archive_recorder(archive), budget=config.budget)
+    gateway = Gateway(routes, recorder=archive_recorder(archive), budget=config.budget)
     evaluator = Evaluator(
         client=client,
         image=image,

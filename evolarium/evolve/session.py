@@ -11,17 +11,19 @@ from docker.errors import DockerException
 from rich.console import Console
 
 from evolarium.agents.contract import seed_agent_dir
-from evolarium.archive import ARCHIVE_FILE, Archive
+from evolarium.archive import Archive
+from evolarium.archive.location import ArchiveTarget, describe_target
 from evolarium.dashboard.progress import ProgressPrinter
 from evolarium.errors import ArchiveError, ConfigError, ModelError, TaskError
 from evolarium.evolve.config import RunConfig, apply_overrides, config_differences
+from evolarium.evolve.executor import build_executor, check_executor
 from evolarium.evolve.loop import Evolution
-from evolarium.evolve.run import create_run, find_run
+from evolarium.evolve.run import archive_of_run_dir, create_run, find_run, prepare_run_dir
 from evolarium.llm.budget import Spending
 from evolarium.llm.gateway import UNCHARGED_OUTCOMES, Gateway
 from evolarium.llm.recording import archive_recorder
 from evolarium.llm.replay import OUTCOME_REPLAYED, Replayer
-from evolarium.llm.router import Router
+from evolarium.llm.routing import Routes
 from evolarium.sandbox import docker_client, require_image
 from evolarium.sandbox.reaper import remove_containers, remove_orphans
 from evolarium.sandbox.staging import check_tree
@@ -61,7 +63,8 @@ def start_evolution(config: RunConfig, console: Console, *, live: bool = False) 
     the progress lines.
     """
     tasks = _load_tasks(config)
-    router = _check_model(config)
+    routes = _check_model(config)
+    check_executor(config)
     replayer = _replayer(config.replay_from) if config.replay_from else None
     client = docker_client()
     image = require_image(client)
@@ -73,8 +76,9 @@ def start_evolution(config: RunConfig, console: Console, *, live: bool = False) 
         f"{config.model.model}, selection {config.selection}, {config.generations} generations"
     )
     gateway = Gateway(
-        router, recorder=archive_recorder(archive), budget=config.budget, replayer=replayer
+        routes, recorder=archive_recorder(archive), budget=config.budget, replayer=replayer
     )
+    executor = _open_executor(config, client, image, gateway, archive, run_id)
     evolution = Evolution(
         config=config,
         run_id=run_id,
@@ -85,6 +89,7 @@ def start_evolution(config: RunConfig, console: Console, *, live: bool = False) 
         gateway=gateway,
         tasks=tasks,
         seed_dir=seed_agent_dir(),
+        executor=executor,
     )
     return _drive(evolution, console, live, resume=False)
 
@@ -104,7 +109,8 @@ def resume_evolution(
         _check_not_running(run)
         config = _resumed_config(archive, run, overrides, force)
         tasks = _load_tasks(config)
-        router = _check_model(config)
+        routes = _check_model(config)
+        check_executor(config)
         replayer = _replayer(config.replay_from) if config.replay_from else None
         client = docker_client()
         image = require_image(client)
@@ -118,21 +124,23 @@ def resume_evolution(
         skipped = replayer.skip_served(kept)
         log.info("the replay skips %d responses that the run used before it stopped", skipped)
     gateway = Gateway(
-        router, recorder=archive_recorder(archive), budget=config.budget, replayer=replayer
+        routes, recorder=archive_recorder(archive), budget=config.budget, replayer=replayer
     )
     gateway.meter.run = spending_of(archive.calls(run_id))
     archive.update_run(run_id, status="running", pid=os.getpid())
+    executor = _open_executor(config, client, image, gateway, archive, run_id)
     console.print(f"resuming run [bold]{run_id}[/] ({run.status} before)")
     evolution = Evolution(
         config=config,
         run_id=run_id,
-        run_dir=archive_path.parent,
+        run_dir=prepare_run_dir(run_id, archive_path),
         archive=archive,
         client=client,
         image=image,
         gateway=gateway,
         tasks=tasks,
         seed_dir=seed_agent_dir(),
+        executor=executor,
     )
     return _drive(evolution, console, live, resume=True)
 
@@ -140,7 +148,7 @@ def resume_evolution(
 def _drive(evolution: Evolution, console: Console, live: bool, *, resume: bool) -> int:
     """Run or resume the loop, keep the run's status, and print where things are."""
     run_id, archive = evolution.run_id, evolution.archive
-    archive_path = evolution.workdir.parent / ARCHIVE_FILE
+    archive_path = archive_of_run_dir(evolution.workdir.parent)
     printer = _progress_printer(console, live, run_id, archive_path)
     evolution.on_event = printer
     status = "failed"
@@ -152,9 +160,10 @@ def _drive(evolution: Evolution, console: Console, live: bool, *, resume: bool) 
         raise
     finally:
         printer.stop()
+        _close_executor(evolution.executor)
         archive.update_run(run_id, status=status, pid=None)
         _remove_sandboxes(evolution.client, run_id)
-        console.print(f"run {run_id} {status}; archive: {archive_path}")
+        console.print(f"run {run_id} {status}; archive: {describe_target(archive_path)}")
         archive.close()
 
     console.print(
@@ -166,6 +175,26 @@ def _drive(evolution: Evolution, console: Console, live: bool, *, resume: bool) 
         console.print(f"continue it with: evolarium resume {run_id} --set KEY=VALUE --force")
     console.print(f"see the lineage with: evolarium tree {run_id}")
     return 0
+
+
+def _open_executor(config: RunConfig, client, image: str, gateway: Gateway, archive, run_id: str):
+    """Build the run's executor; on failure, mark the run failed and close the archive."""
+    try:
+        return build_executor(
+            config, client=client, image=image, gateway=gateway, archive=archive, run_id=run_id
+        )
+    except BaseException:
+        archive.update_run(run_id, status="failed", pid=None)
+        archive.close()
+        raise
+
+
+def _close_executor(executor) -> None:
+    """Close the executor; a failure is logged, so the run's status is still stored."""
+    try:
+        executor.close()
+    except Exception:  # a lost Ray cluster must not hide the run's own outcome
+        log.exception("closing the %s failed", type(executor).__name__)
 
 
 def _final_status(summary, gateway: Gateway) -> str:
@@ -191,15 +220,17 @@ def _suite_name(config: RunConfig) -> str:
     return config.suite
 
 
-def _check_model(config: RunConfig) -> Router:
-    router = Router(config.model)
+def _check_model(config: RunConfig) -> Routes:
+    """Build the run's routes and check every model they can call, fallbacks included."""
+    routes = config.routes()
     if config.replay_from:
-        return router  # a replay calls no provider, so it needs no key or server
-    router.check()
-    config.budget.check_prices(router.model)
-    if config.model.api_base:
-        check_reachable(config.model.api_base)
-    return router
+        return routes  # a replay calls no provider, so it needs no key or server
+    routes.check()
+    for model in routes.models():
+        config.budget.check_prices(model)
+    for api_base in routes.api_bases():
+        check_reachable(api_base)
+    return routes
 
 
 def _replayer(source_run: str) -> Replayer:
@@ -240,7 +271,8 @@ def _resumed_config(archive: Archive, run, overrides: list[str], force: bool) ->
     stored = json.loads(run.config_json)
     wanted = apply_overrides(stored, overrides) if overrides else stored
     config = RunConfig.from_dict(_unmask_key(wanted))
-    differences = config_differences(stored, config.to_dict())
+    # Compare JSON forms, as stored: tuples and lists of equal items are the same setting.
+    differences = config_differences(stored, json.loads(json.dumps(config.to_dict())))
     if differences and not force:
         raise ConfigError(
             f"resuming run {run.id} with a changed configuration ({'; '.join(differences)}) "
@@ -268,11 +300,16 @@ def _unmask_key(data: dict) -> dict:
 def kept_replayed_keys(archive: Archive, run_id: str) -> list[str]:
     """Return the request keys of replayed calls that belong to work a resumed run keeps.
 
-    Kept work is the calls of agents still in the archive, outside any evaluation or in
-    a stored one. Calls of a removed half-made child or of an evaluation that never
-    ended are left out, because the resumed run sends those requests again.
+    Kept work is the calls of agents that the resumed run keeps, outside any evaluation
+    or in a stored one. Calls of a half-made child (a pending child, which the resumed
+    run removes) or of an evaluation that never ended are left out, because the resumed
+    run sends those requests again.
     """
-    agents = {agent.id for agent in archive.agents(run_id)}
+    agents = {
+        agent.id
+        for agent in archive.agents(run_id)
+        if agent.status != "pending" or agent.parent_id is None
+    }
     evaluations = {evaluation.id for evaluation in archive.evaluations(run_id)}
     return [
         call.request_key
@@ -302,9 +339,11 @@ def spending_of(calls: list) -> Spending:
 
 
 def _progress_printer(
-    console: Console, live: bool, run_id: str, archive_path: Path
+    console: Console, live: bool, run_id: str, archive_path: ArchiveTarget
 ) -> ProgressPrinter:
-    if live and console.is_terminal:
+    # NOTE: the live dashboard's reader (evolarium.dashboard.state) queries SQLite files
+    # only, so a run archived in PostgreSQL prints plain progress lines instead.
+    if live and console.is_terminal and isinstance(archive_path, Path):
         from evolarium.dashboard.live import LivePrinter
 
         return LivePrinter(console, archive_path, run_id)

@@ -96,12 +96,12 @@ def _check_options(request: dict) -> None:
 
 
 def is_streamed(request: dict) -> bool:
-    """Return True if a valid request asks for a server-sent event stream."""
+    """Return True if a valid request sets ``"stream": true``."""
     return request.get("stream") is True
 
 
 def includes_usage(request: dict) -> bool:
-    """Return True if a streamed request asks for a final chunk with the usage."""
+    """Return True if a streamed request sets ``stream_options.include_usage``."""
     options = request.get("stream_options") or {}
     return is_streamed(request) and options.get("include_usage") is True
 

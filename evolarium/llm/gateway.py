@@ -7,6 +7,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import litellm
+
 from evolarium.llm.budget import Budget, BudgetExceededError, BudgetMeter
 from evolarium.llm.calls import (
     OUTCOME_OK,
@@ -27,6 +29,7 @@ from evolarium.llm.replay import (
 )
 from evolarium.llm.retry import OUTCOME_TRUNCATED, RETRYABLE, RetryPolicy, classify
 from evolarium.llm.router import Router
+from evolarium.llm.routing import Route, Routes
 from evolarium.llm.server import GatewaySocket
 
 __all__ = [
@@ -62,11 +65,14 @@ class Gateway:
 
     With a ``replayer``, every call is served from recorded responses and the router's
     provider is never called (see replay.py).
+
+    ``router`` is one Router for every call, or Routes that choose a router per purpose
+    and alias (see routing.py). ``self.router`` is the default route's primary router.
     """
 
     def __init__(
         self,
-        router: Router,
+        router: Router | Routes,
         recorder: Recorder | None = None,
         *,
         retry: RetryPolicy | None = None,
@@ -74,7 +80,8 @@ class Gateway:
         sleep: Callable[[float], None] = time.sleep,
         replayer: Replayer | None = None,
     ) -> None:
-        self.router = router
+        self.routes = router if isinstance(router, Routes) else Routes.single(router)
+        self.router = self.routes.default.primary
         self.replayer = replayer
         self.retry = retry or RetryPolicy()
         self.meter = BudgetMeter(budget or Budget())
@@ -125,31 +132,58 @@ class Gateway:
             self.reject(request, error, context, started_at=started_at)
             raise
 
+        route = self.routes.route_for(context.purpose, request.get("model"))
         if self.replayer is not None:
-            return self._replay(self.replayer, request, context, started_at)
+            return self._replay(self.replayer, route, request, context, started_at)
 
+        for index, router in enumerate(route.routers):
+            try:
+                return self._attempts(router, request, context, started_at)
+            except ProviderError as error:
+                if index == len(route.routers) - 1 or not _falls_back(error):
+                    raise
+                self._log_fallback(router, route.routers[index + 1], context, error)
+                started_at = datetime.now(UTC)
+        raise AssertionError("unreachable: the last router returns or raises")
+
+    def _attempts(
+        self, router: Router, request: dict, context: CallContext, started_at: datetime
+    ) -> dict:
+        """Send ``request`` to ``router`` with retries; record and return the completion.
+
+        Raises ProviderError once the attempts are spent or the failure is not retryable.
+        """
         for attempt in range(1, self.retry.attempts + 1):
             try:
                 self.meter.check(context)
             except BudgetExceededError as error:
-                self._record_refusal(request, context, error, started_at)
+                self._record_refusal(router, request, context, error, started_at)
                 raise
-            start = time.perf_counter()
-            try:
-                response = self.router.complete(request)
-            except InvalidRequestError as error:  # the provider found the messages too long
-                self.reject(request, error, context, started_at=started_at)
-                raise
-            except Exception as error:  # any provider failure is recorded, then retried or raised
-                outcome = classify(error)
-                summary = self._record_failure(request, context, error, outcome, attempt, start)
+            # The slot is held while the provider works on the request, not during waits.
+            with self.routes.limits.slot(router.model):
+                start = time.perf_counter()
+                try:
+                    response = router.complete(request)
+                except InvalidRequestError as error:  # the provider found the messages too long
+                    self.reject(request, error, context, started_at=started_at, router=router)
+                    raise
+                except Exception as error:  # any provider failure is recorded, then handled
+                    failure = error
+                else:
+                    failure = None
+
+            if failure is not None:
+                outcome = classify(failure)
+                summary = self._record_failure(
+                    router, request, context, failure, outcome, attempt, start
+                )
                 if outcome not in RETRYABLE or attempt == self.retry.attempts:
-                    raise ProviderError(summary) from error
-                self._sleep(self.retry.delay(attempt, error))
+                    raise ProviderError(summary) from failure
+                self._sleep(self.retry.delay(attempt, failure))
                 started_at = datetime.now(UTC)
                 continue
 
-            record = self._record_for(request, context, started_at, start)
+            record = self._record_for(router, request, context, started_at, start)
             record.attempt = attempt
             record.response = response
             record.prompt_tokens, record.completion_tokens = _usage(response)
@@ -159,48 +193,74 @@ class Gateway:
             return response
         raise AssertionError("unreachable: the last attempt returns or raises")
 
+    def _log_fallback(
+        self, failed: Router, fallback: Router, context: CallContext, error: ProviderError
+    ) -> None:
+        logger.warning(
+            "model %s failed (run %s, agent %s, task %s): %s; falling back to %s",
+            failed.model,
+            context.run_id,
+            context.agent_id,
+            context.task_id,
+            error,
+            fallback.model,
+        )
+
     def _replay(
-        self, replayer: Replayer, request: dict, context: CallContext, started_at: datetime
+        self,
+        replayer: Replayer,
+        route: Route,
+        request: dict,
+        context: CallContext,
+        started_at: datetime,
     ) -> dict:
         """Serve one request from ``replayer`` and record it as replayed, at no cost.
 
         The budget is checked and charged with the recorded tokens as for a live call, so
-        that a replay reaches an evaluation's limits where the recording did. A request
-        with no recorded response is recorded and raises ReplayMissError.
+        that a replay reaches an evaluation's limits where the recording did. The key of
+        each router of the route is tried in order, because a recorded call that a fallback
+        served is stored under the fallback's model. A request with no recorded response
+        is recorded and raises the primary router's ReplayMissError.
         """
         try:
             self.meter.check(context)
         except BudgetExceededError as error:
-            self._record_refusal(request, context, error, started_at)
+            self._record_refusal(route.primary, request, context, error, started_at)
             raise
 
         start = time.perf_counter()
-        key = router_request_key(self.router, request)
-        try:
-            response = replayer.response_for(key, request, self.router.model)
-        except ReplayMissError as error:
-            logger.warning(
-                "replay miss (run %s, agent %s, evaluation %s): %s",
-                context.run_id,
-                context.agent_id,
-                context.evaluation_id,
-                error,
-            )
-            record = self._record_for(request, context, started_at, start)
-            record.outcome = OUTCOME_REPLAY_MISS
-            record.error = str(error)
-            self._finish(record, charge=False)
-            raise
+        first_miss: ReplayMissError | None = None
+        for router in route.routers:
+            key = router_request_key(router, request)
+            try:
+                response = replayer.response_for(key, request, router.model)
+            except ReplayMissError as error:
+                first_miss = first_miss or error
+                continue
 
-        record = self._record_for(request, context, started_at, start)
-        record.response = response
-        record.prompt_tokens, record.completion_tokens = _usage(response)
-        record.outcome = OUTCOME_REPLAYED
-        self._finish(record)
-        return response
+            record = self._record_for(router, request, context, started_at, start)
+            record.response = response
+            record.prompt_tokens, record.completion_tokens = _usage(response)
+            record.outcome = OUTCOME_REPLAYED
+            self._finish(record)
+            return response
+
+        logger.warning(
+            "replay miss (run %s, agent %s, evaluation %s): %s",
+            context.run_id,
+            context.agent_id,
+            context.evaluation_id,
+            first_miss,
+        )
+        record = self._record_for(route.primary, request, context, started_at, start)
+        record.outcome = OUTCOME_REPLAY_MISS
+        record.error = str(first_miss)
+        self._finish(record, charge=False)
+        raise first_miss
 
     def _record_failure(
         self,
+        router: Router,
         request: dict,
         context: CallContext,
         error: Exception,
@@ -216,13 +276,13 @@ class Gateway:
             attempt,
             self.retry.attempts,
             outcome,
-            self.router.model,
+            router.model,
             context.run_id,
             context.agent_id,
             context.task_id,
             summary,
         )
-        record = self._record_for(request, context, datetime.now(UTC), start)
+        record = self._record_for(router, request, context, datetime.now(UTC), start)
         record.attempt = attempt
         record.outcome = outcome
         record.error = details
@@ -230,7 +290,12 @@ class Gateway:
         return summary
 
     def _record_refusal(
-        self, request: dict, context: CallContext, error: BudgetExceededError, started_at
+        self,
+        router: Router,
+        request: dict,
+        context: CallContext,
+        error: BudgetExceededError,
+        started_at: datetime,
     ) -> None:
         logger.info(
             "rejected a model call over budget (run %s, agent %s, evaluation %s): %s",
@@ -239,7 +304,7 @@ class Gateway:
             context.evaluation_id,
             error,
         )
-        record = self._record_for(request, context, started_at, time.perf_counter())
+        record = self._record_for(router, request, context, started_at, time.perf_counter())
         record.outcome = OUTCOME_BUDGET
         record.error = str(error)
         self._finish(record, charge=False)
@@ -251,8 +316,12 @@ class Gateway:
         context: CallContext,
         *,
         started_at: datetime | None = None,
+        router: Router | None = None,
     ) -> None:
-        """Record a request that was rejected before it reached the provider."""
+        """Record a request that was rejected before it reached the provider.
+
+        The record names ``router``'s model, by default that of the context's purpose.
+        """
         logger.info(
             "rejected a model request (run %s, agent %s): %s",
             context.run_id,
@@ -260,7 +329,10 @@ class Gateway:
             error,
         )
         started_at = started_at or datetime.now(UTC)
-        record = self._record_for(_as_body(request), context, started_at, time.perf_counter())
+        if router is None:
+            router = self.routes.route_for(context.purpose).primary
+        body = _as_body(request)
+        record = self._record_for(router, body, context, started_at, time.perf_counter())
         record.outcome = OUTCOME_REJECTED
         record.error = str(error)
         self._finish(record)
@@ -270,12 +342,17 @@ class Gateway:
         return GatewaySocket(self, Path(socket_path), context)
 
     def _record_for(
-        self, request: dict, context: CallContext, started_at: datetime, start: float
+        self,
+        router: Router,
+        request: dict,
+        context: CallContext,
+        started_at: datetime,
+        start: float,
     ) -> CallRecord:
         requested_model = request.get("model")
         return CallRecord(
             context=context,
-            model=self.router.model,
+            model=router.model,
             requested_model=requested_model if isinstance(requested_model, str) else None,
             request=request,
             response=None,
@@ -285,15 +362,8 @@ class Gateway:
             outcome=OUTCOME_OK,
             error=None,
             started_at=started_at,
-            request_key=self._request_key(request),
+            request_key=_request_key(router, request),
         )
-
-    def _request_key(self, request: dict) -> str | None:
-        try:
-            validate_request(request)
-        except InvalidRequestError:
-            return None  # a body rejected here never reaches a model, so it has no key
-        return router_request_key(self.router, request)
 
     def _finish(self, record: CallRecord, *, charge: bool = True) -> None:
         if charge and record.outcome != OUTCOME_REJECTED:
@@ -324,10 +394,26 @@ class Gateway:
 
     def _describe(self, error: Exception) -> str:
         message = f"{type(error).__name__}: {error}"
-        api_key = self.router.config.api_key
-        if api_key:
+        for api_key in self.routes.api_keys():
             message = message.replace(api_key, "***")
         return message[:MAX_ERROR_CHARS]
+
+
+def _falls_back(error: ProviderError) -> bool:
+    """Tell whether a failed request goes on to the next router of its route.
+
+    A provider's 400 means the request itself is invalid, so another model would reject
+    it too.
+    """
+    return not isinstance(error.__cause__, litellm.BadRequestError)
+
+
+def _request_key(router: Router, request: dict) -> str | None:
+    try:
+        validate_request(request)
+    except InvalidRequestError:
+        return None  # a body rejected here never reaches a model, so it has no key
+    return router_request_key(router, request)
 
 
 def _as_body(request: object) -> dict:

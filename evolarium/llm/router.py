@@ -61,6 +61,16 @@ class ModelConfig:
     max_tokens: int = 512
     temperature: float = 0.2
     timeout_s: float = 120.0
+    # litellm model strings tried in order when every attempt at ``model`` fails with a
+    # provider error (see routing.py).
+    fallbacks: tuple[str, ...] = ()
+    # Max requests in flight to this model string, across every purpose; None is no limit.
+    max_concurrent: int | None = None
+
+    def __post_init__(self) -> None:
+        # TOML and JSON give lists; a tuple keeps the frozen config hashable.
+        if isinstance(self.fallbacks, list):
+            object.__setattr__(self, "fallbacks", tuple(self.fallbacks))
 
     def litellm_model(self) -> str:
         """Return the model string handed to litellm."""

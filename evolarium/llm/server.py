@@ -290,7 +290,7 @@ def _chunk(base: dict[str, Any], index: int, delta: dict, finish_reason: str | N
 
 
 def _tool_call_delta(number: int, call: dict) -> dict:
-    # In a stream, "index" tells the client which tool call a delta extends.
+    # In a stream, "index" identifies the tool call that a delta extends.
     return {
         "index": number,
         "id": call.get("id"),

@@ -10,10 +10,20 @@ from evolarium.sandbox.profile import MANAGED_LABEL, PID_LABEL, RUN_LABEL
 
 log = logging.getLogger(__name__)
 
+LIST_ATTEMPTS = 3
+"""Tries at listing containers before a container that vanished mid-list raises."""
+
 
 def list_containers(client: docker.DockerClient, run_id: str | None = None) -> list:
     """Return evolarium containers, all of them or those of one run."""
     label = f"{RUN_LABEL}={run_id}" if run_id else MANAGED_LABEL
+    for attempt in range(LIST_ATTEMPTS):
+        try:
+            return client.containers.list(all=True, filters={"label": label})
+        except docker.errors.NotFound:
+            # docker-py inspects each listed container, and an auto-removed one can vanish
+            # in between; listing again sees the daemon's state without it.
+            log.debug("a container vanished while listing (attempt %d); listing again", attempt)
     return client.containers.list(all=True, filters={"label": label})
 
 

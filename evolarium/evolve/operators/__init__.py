@@ -7,6 +7,7 @@ merge of two parents against their common ancestor.
 
 from evolarium.errors import ConfigError
 from evolarium.evolve.operators.base import Child, OperatorInput, Parent
+from evolarium.evolve.operators.merge import merge_child
 from evolarium.evolve.operators.reflect import reflect_child
 from evolarium.evolve.operators.self_edit import self_modify, self_prompt, unified_diff
 
@@ -39,8 +40,5 @@ def make_child(
     if name == "reflect":
         return reflect_child(parents, inputs)
     if name == "merge":
-        # Imported here so the other operators work while merge.py is absent or broken.
-        from evolarium.evolve.operators import merge
-
-        return merge.merge_child(parents, ancestor, inputs)
+        return merge_child(parents, ancestor, inputs)
     raise ConfigError(f"unknown operator {name!r}; valid operators: {', '.join(OPERATORS)}")

@@ -15,6 +15,9 @@ from evolarium.archive import Agent, Evaluation
 from evolarium.llm.gateway import CallContext, Gateway
 from evolarium.sandbox import Limits
 
+OPERATOR_PURPOSES = {"self": "operator", "reflect": "rewriter", "merge": "merger"}
+"""The purpose of each operator's model calls: the model configured for it serves them."""
+
 # Typed outcomes of an operator. Only OUTCOME_OK makes a child that goes on to validation.
 OUTCOME_OK = "ok"
 """The operator produced code that differs from every parent."""
