@@ -105,3 +105,44 @@ def test_sandbox_reads_budget_error(fake, tmp_path: Path):
     error = second.json()["error"]
     assert error["type"] == "insufficient_quota"
     assert "--evaluation-calls 1" in error["message"]
+
+
+def test_configured_price_counts_dollars(fake):
+    """A model litellm cannot price gets its price from the configuration (fake provider)."""
+    records: list[CallRecord] = []
+    fake.add(*["a b"] * 50)
+    config = ModelConfig(
+        model="openai/priced-fake",
+        api_base=fake.url,
+        api_key="budget-test-key",
+        input_cost_per_mtok=1_000_000.0,
+        output_cost_per_mtok=2_000_000.0,
+    )
+    router = Router(config)
+    budget = Budget(dollars=100.0)
+    budget.check_prices(router.model)
+    gateway = Gateway(router, recorder=records.append, budget=budget)
+
+    gateway.complete(body(), context("e1"))
+    spent = gateway.meter.run.dollars
+    usage = records[0]
+    assert spent == usage.prompt_tokens * 1.0 + usage.completion_tokens * 2.0
+    assert spent > 0
+    while gateway.meter.exhausted() is None:
+        gateway.complete(body(), context("e1"))
+    assert "--max-dollars 100" in gateway.meter.exhausted()
+    with pytest.raises(BudgetExceededError):
+        gateway.complete(body(), context("e1"))
+
+
+@pytest.mark.parametrize(
+    ("prices", "expected"),
+    [
+        ({"input_cost_per_mtok": 1.0}, "set both"),
+        ({"input_cost_per_mtok": -1.0, "output_cost_per_mtok": 1.0}, "0 or more, got -1.0"),
+        ({"input_cost_per_mtok": "cheap", "output_cost_per_mtok": 1.0}, "got 'cheap'"),
+    ],
+)
+def test_configured_price_rejects_bad_values(prices, expected):
+    with pytest.raises(ConfigError, match=expected):
+        ModelConfig(model="openai/priced-fake", **prices)

@@ -356,7 +356,7 @@ def test_evolution_embedded_model_each_selection(docker_client, sandbox_image, s
         generations=1,
         selection=selection,
         agent_steps=1,
-        model=ModelConfig(max_tokens=192),
+        model=ModelConfig(max_tokens=96),
         agent_limits=Limits(timeout_s=300),
     )
     run_id, archive = run_and_open(config)

@@ -39,7 +39,7 @@ def parse_database_url(text: str) -> URL:
     """
     try:
         url = make_url(text)
-    except ArgumentError as error:
+    except (ArgumentError, ValueError) as error:  # ValueError: a port that is not a number
         raise ArchiveError(
             f"{mask_password(text)} is not a valid database URL ({error}); use {URL_EXAMPLE}"
         ) from error

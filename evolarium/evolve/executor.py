@@ -5,6 +5,7 @@ worker count. Whatever runs the evaluation, the loop's process is the only write
 to the archive: an executor returns an evaluation only after it is stored.
 """
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -57,11 +58,14 @@ def check_executor(config: RunConfig) -> None:
     """Raise ConfigError when ``config.executor`` cannot run here, before a run starts."""
     if config.executor != "ray":
         return
-    from evolarium.evolve.ray_executor import import_ray
+    from evolarium.evolve.ray_executor import check_ray_address, import_ray
 
     import_ray()
     if config.replay_from:
         raise ConfigError("--replay-from runs with the local executor only; leave out --executor")
+    address = config.ray_address or os.environ.get("RAY_ADDRESS")
+    if address:
+        check_ray_address(address)
 
 
 def build_executor(
@@ -99,6 +103,9 @@ def build_executor(
         image=image,
         limits=config.agent_limits,
         max_steps=config.agent_steps,
+        model=config.model,
+        purposes=config.purpose_models(),
+        aliases=config.aliases,
         address=config.ray_address,
         local_slots=SLOTS_PER_EVALUATION * config.workers,
     )

@@ -556,6 +556,9 @@ class Evolution:
     def _may_start_evaluation(self) -> bool:
         if self.gateway.meter.exhausted():
             return False
+        wall = self.config.max_wall_s
+        if wall is not None and self._elapsed() >= wall:
+            return False
         limit = self.config.max_evaluations
         with self._evaluation_lock:
             running = self._evaluations_running
@@ -697,7 +700,7 @@ class Evolution:
         generation = self._generation(plan.step)
         self._event(
             "agent_added",
-            f"{agent.id} ({operator}, generation {generation})",
+            f"{agent.id} ({operator}, depth {agent.generation} in the lineage)",
             generation=generation,
             agent_id=agent.id,
             data={"step": plan.step, "operator_outcome": outcome},

@@ -18,6 +18,7 @@ Ray is imported lazily, so evolarium works without the ``ray`` extra.
 
 import logging
 import os
+import socket
 import tempfile
 import threading
 from dataclasses import dataclass, replace
@@ -32,7 +33,8 @@ from evolarium.llm.budget import Budget, BudgetExceededError, BudgetMeter, Spend
 from evolarium.llm.calls import CallContext, CallRecord
 from evolarium.llm.gateway import Gateway
 from evolarium.llm.recording import to_row
-from evolarium.llm.router import ModelConfig, Router
+from evolarium.llm.router import ModelConfig
+from evolarium.llm.routing import Routes
 from evolarium.sandbox import Limits
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,8 @@ MAX_RETRIES = 3
 """Ray retries of an evaluation whose worker or node died."""
 INSTALL_HINT = "pip install 'evolarium[ray]'"
 REAP_ATTEMPTS = 5
+CONNECT_TIMEOUT_S = 5
+"""Seconds to wait for a TCP connection to a Ray head node before giving up."""
 
 
 def import_ray() -> Any:
@@ -69,6 +73,9 @@ class NodeRequest:
     stage: str
     image: str
     model: ModelConfig
+    """The run's default model; ``purposes`` and ``aliases`` route calls as on the loop."""
+    purposes: dict[str, ModelConfig]
+    aliases: dict[str, str]
     limits: Limits
     max_steps: int
 
@@ -187,7 +194,9 @@ def evaluate_on_node(
     _reap(remove_orphans, client)
 
     collector = _CollectingArchive()
-    gateway = Gateway(Router(request.model), recorder=collector.record)
+    # NOTE: max_concurrent limits count the requests of this worker only, not the cluster's.
+    routes = Routes(request.model, request.purposes, request.aliases)
+    gateway = Gateway(routes, recorder=collector.record)
     gateway.meter = RemoteMeter(ledger, Budget())
     # One warm scoring container per evaluation, started now so it warms up while the
     # agent runs: the task's second sandbox slot.
@@ -250,6 +259,23 @@ def _node_id() -> str:
     return _ray().get_runtime_context().get_node_id()
 
 
+def check_ray_address(address: str) -> None:
+    """Fail early when nothing listens at a HOST:PORT cluster address (ray.init retries forever).
+
+    Other forms ("auto", "ray://...", "local") are left to Ray.
+    """
+    host, separator, port = address.rpartition(":")
+    if not separator or not port.isdigit() or "/" in address or not host:
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as error:
+        raise ConfigError(
+            f"cannot connect to the Ray cluster at --ray-address {address}: {error}; start its "
+            f"head node (ray start --head) or fix the address"
+        ) from error
+
+
 class RayExecutor:
     """Runs each evaluation as a Ray task and stores its result in the loop's archive.
 
@@ -268,10 +294,16 @@ class RayExecutor:
         image: str,
         limits: Limits,
         max_steps: int,
+        model: ModelConfig,
+        purposes: dict[str, ModelConfig] | None = None,
+        aliases: dict[str, str] | None = None,
         address: str | None = None,
         local_slots: int = SLOTS_PER_EVALUATION,
     ) -> None:
         self.ray = import_ray()
+        self.model = model
+        self.purposes = dict(purposes or {})
+        self.aliases = dict(aliases or {})
         self.archive = archive
         self.gateway = gateway
         self.run_id = run_id
@@ -299,6 +331,7 @@ class RayExecutor:
             return False
         address = address or os.environ.get("RAY_ADDRESS") or None
         if address:
+            check_ray_address(address)
             log.info("connecting to the Ray cluster at %s", address)
             ray.init(address=address, logging_level=logging.WARNING)
         else:
@@ -338,7 +371,9 @@ class RayExecutor:
             task=job.task,
             stage=job.stage,
             image=self.image,
-            model=self.gateway.router.config,
+            model=self.model,
+            purposes=self.purposes,
+            aliases=self.aliases,
             limits=self.limits,
             max_steps=self.max_steps,
         )

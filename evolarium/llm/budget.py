@@ -35,8 +35,10 @@ class Budget:
             return
         raise ConfigError(
             f"--max-dollars is set, but litellm has no price for model {model!r}, so its "
-            f"cost is unknown and could not be limited; limit --max-total-tokens instead, "
-            f"or use a model that litellm prices"
+            f"cost is unknown and could not be limited; give its price (--set "
+            f"model.input_cost_per_mtok=X --set model.output_cost_per_mtok=Y, in dollars per "
+            f"million tokens), limit --max-total-tokens instead, or use a model that litellm "
+            f"prices"
         )
 
 

@@ -6,10 +6,11 @@ from typing import Any
 
 import litellm
 
-from evolarium.errors import ModelError
+from evolarium.errors import ConfigError, ModelError
 from evolarium.llm.calls import InvalidRequestError
 from evolarium.llm.local import DEFAULT_MODEL, check_local_model, local_model_name
 from evolarium.llm.local import register_with_litellm as register_local_model
+from evolarium.llm.pricing import register_price
 
 logger = logging.getLogger(__name__)
 
@@ -66,11 +67,38 @@ class ModelConfig:
     fallbacks: tuple[str, ...] = ()
     # Max requests in flight to this model string, across every purpose; None is no limit.
     max_concurrent: int | None = None
+    # Dollars per million prompt and completion tokens, for a model that litellm cannot
+    # price (or to override its price). Set both or neither.
+    input_cost_per_mtok: float | None = None
+    output_cost_per_mtok: float | None = None
 
     def __post_init__(self) -> None:
         # TOML and JSON give lists; a tuple keeps the frozen config hashable.
         if isinstance(self.fallbacks, list):
             object.__setattr__(self, "fallbacks", tuple(self.fallbacks))
+        self._check_prices()
+
+    def _check_prices(self) -> None:
+        prices = (self.input_cost_per_mtok, self.output_cost_per_mtok)
+        if prices == (None, None):
+            return
+        if None in prices:
+            raise ConfigError(
+                f"model {self.model!r} sets only one of input_cost_per_mtok and "
+                "output_cost_per_mtok; set both (dollars per million tokens) or neither"
+            )
+        names = ("input_cost_per_mtok", "output_cost_per_mtok")
+        for name, value in zip(names, prices, strict=True):
+            if type(value) not in (int, float) or value < 0:
+                raise ConfigError(
+                    f"{name} of model {self.model!r} must be a number of dollars per million "
+                    f"tokens, 0 or more, got {value!r}"
+                )
+
+    @property
+    def priced(self) -> bool:
+        """Whether the configuration gives this model's price."""
+        return self.input_cost_per_mtok is not None
 
     def litellm_model(self) -> str:
         """Return the model string handed to litellm."""
@@ -90,6 +118,8 @@ class Router:
         self.config = config
         self.model = config.litellm_model()
         register_local_model()
+        if config.priced:
+            register_price(self.model, config.input_cost_per_mtok, config.output_cost_per_mtok)
 
     def check(self) -> None:
         """Raise ModelError if the configured model cannot be used; makes no network call."""

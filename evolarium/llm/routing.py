@@ -26,7 +26,14 @@ PURPOSES = ("agent", "validation", "operator", "rewriter", "merger")
 # Fields that describe one model and the server that runs it. A purpose table that names
 # another model than the default does not inherit them, so that the default's key is never
 # sent to another server and its fallbacks and limit do not apply to another model.
-MODEL_SPECIFIC_FIELDS = ("api_base", "api_key", "fallbacks", "max_concurrent")
+MODEL_SPECIFIC_FIELDS = (
+    "api_base",
+    "api_key",
+    "fallbacks",
+    "max_concurrent",
+    "input_cost_per_mtok",
+    "output_cost_per_mtok",
+)
 
 
 def purpose_config(default: ModelConfig, table: Mapping[str, object]) -> ModelConfig:
