@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, CursorResult
 from evolarium.archive.location import ArchiveTarget, describe_target
 from evolarium.archive.reader import locate_run, open_archive
 from evolarium.archive.scores import REPLAY_STAGE
+from evolarium.process import process_exists
 
 ERROR = "error"
 WARNING = "warning"
@@ -616,17 +617,7 @@ def _styled(count: int, style: str) -> str:
 
 
 def _process_alive(pid: int | None) -> bool:
-    # NOTE: a process id can be reused after its process ends, so a run whose pid now
-    # belongs to another process counts as alive.
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid is not None and process_exists(pid)
 
 
 def _json_object(text: str | None) -> dict:

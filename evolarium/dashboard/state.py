@@ -9,7 +9,6 @@ refresh of a large run costs little more than reading its new rows.
 
 import json
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -24,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from evolarium.archive import Archive
 from evolarium.archive.scores import REPLAY_STAGE
 from evolarium.errors import ArchiveError
+from evolarium.process import process_exists
 from evolarium.sandbox.profile import EVALUATION_LABEL, PURPOSE_LABEL, RUN_LABEL
 
 OPERATOR_CALLS = ("operator", "rewriter", "merger")
@@ -601,15 +601,7 @@ def generation_stats(agents: Iterable[AgentRow], means: dict[str, float]) -> lis
 
 def _process_alive(pid: int | None) -> bool:
     """Return whether a process with this id exists on this host (True when unknown)."""
-    if pid is None:
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid is None or process_exists(pid)
 
 
 def _json(text: str | None) -> dict | None:

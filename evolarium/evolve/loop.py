@@ -35,8 +35,7 @@ from evolarium.archive.scores import frontier, mean_scores, score_table
 from evolarium.archive.snapshot import pack_dir, unpack
 from evolarium.errors import ArchiveError
 from evolarium.evolve.config import RunConfig
-from evolarium.evolve.evaluation import Evaluator
-from evolarium.evolve.executor import EvaluationJob, Executor, LocalExecutor
+from evolarium.evolve.executor import EvaluationJob, Executor, build_executor
 from evolarium.evolve.operators import base, make_child
 from evolarium.evolve.operators.merge import merge_partner
 from evolarium.evolve.operators.portfolio import choose_operator
@@ -140,16 +139,9 @@ class Evolution:
         self.selection = make_selection(config.selection)
         self.workdir = run_dir / "work"
         self.on_event = on_event or (lambda kind, data: None)
-        self.evaluator = Evaluator(
-            client=client,
-            image=image,
-            gateway=gateway,
-            archive=archive,
-            run_id=run_id,
-            limits=config.agent_limits,
-            max_steps=config.agent_steps,
+        self.executor = executor or build_executor(
+            config, client=client, image=image, gateway=gateway, archive=archive, run_id=run_id
         )
-        self.executor = executor or LocalExecutor(self.evaluator)
         self._started = time.monotonic()
         self._elapsed_before = 0.0
         self._stop_reported = False

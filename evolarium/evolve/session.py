@@ -4,9 +4,11 @@ import json
 import logging
 import os
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import docker
 from docker.errors import DockerException
 from rich.console import Console
 
@@ -24,6 +26,7 @@ from evolarium.llm.gateway import UNCHARGED_OUTCOMES, Gateway
 from evolarium.llm.recording import archive_recorder
 from evolarium.llm.replay import OUTCOME_REPLAYED, Replayer
 from evolarium.llm.routing import Routes
+from evolarium.process import process_exists
 from evolarium.sandbox import docker_client, require_image
 from evolarium.sandbox.reaper import remove_containers, remove_orphans
 from evolarium.sandbox.staging import check_tree
@@ -79,19 +82,8 @@ def start_evolution(config: RunConfig, console: Console, *, live: bool = False) 
         routes, recorder=archive_recorder(archive), budget=config.budget, replayer=replayer
     )
     executor = _open_executor(config, client, image, gateway, archive, run_id)
-    evolution = Evolution(
-        config=config,
-        run_id=run_id,
-        run_dir=run_dir,
-        archive=archive,
-        client=client,
-        image=image,
-        gateway=gateway,
-        tasks=tasks,
-        seed_dir=seed_agent_dir(),
-        executor=executor,
-    )
-    return _drive(evolution, console, live, resume=False)
+    parts = RunParts(config, run_id, run_dir, archive, client, image, gateway, tasks)
+    return _drive(parts.evolution(executor), console, live, resume=False)
 
 
 def resume_evolution(
@@ -130,19 +122,37 @@ def resume_evolution(
     archive.update_run(run_id, status="running", pid=os.getpid())
     executor = _open_executor(config, client, image, gateway, archive, run_id)
     console.print(f"resuming run [bold]{run_id}[/] ({run.status} before)")
-    evolution = Evolution(
-        config=config,
-        run_id=run_id,
-        run_dir=prepare_run_dir(run_id, archive_path),
-        archive=archive,
-        client=client,
-        image=image,
-        gateway=gateway,
-        tasks=tasks,
-        seed_dir=seed_agent_dir(),
-        executor=executor,
-    )
-    return _drive(evolution, console, live, resume=True)
+    run_dir = prepare_run_dir(run_id, archive_path)
+    parts = RunParts(config, run_id, run_dir, archive, client, image, gateway, tasks)
+    return _drive(parts.evolution(executor), console, live, resume=True)
+
+
+@dataclass(frozen=True)
+class RunParts:
+    """What an evolution of one run is made of, once every input is checked."""
+
+    config: RunConfig
+    run_id: str
+    run_dir: Path
+    archive: Archive
+    client: docker.DockerClient
+    image: str
+    gateway: Gateway
+    tasks: list
+
+    def evolution(self, executor) -> Evolution:
+        return Evolution(
+            config=self.config,
+            run_id=self.run_id,
+            run_dir=self.run_dir,
+            archive=self.archive,
+            client=self.client,
+            image=self.image,
+            gateway=self.gateway,
+            tasks=self.tasks,
+            seed_dir=seed_agent_dir(),
+            executor=executor,
+        )
 
 
 def _drive(evolution: Evolution, console: Console, live: bool, *, resume: bool) -> int:
@@ -250,21 +260,11 @@ def _replayer(source_run: str) -> Replayer:
 
 
 def _check_not_running(run) -> None:
-    if run.status == "running" and run.pid and _alive(run.pid):
+    if run.status == "running" and run.pid and process_exists(run.pid):
         raise ArchiveError(
             f"run {run.id} is still running in process {run.pid}; stop it (Ctrl-C or "
             f"kill {run.pid}) before resuming it"
         )
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _resumed_config(archive: Archive, run, overrides: list[str], force: bool) -> RunConfig:

@@ -1,11 +1,11 @@
 """Find and remove evolarium containers that are left behind."""
 
 import logging
-import os
 
 import docker
 import docker.errors
 
+from evolarium.process import process_exists
 from evolarium.sandbox.profile import MANAGED_LABEL, PID_LABEL, RUN_LABEL
 
 log = logging.getLogger(__name__)
@@ -47,13 +47,7 @@ def _owner_alive(pid_label: str | None) -> bool:
     # until the new process ends too, and its own deadline stops it meanwhile.
     if not pid_label or not pid_label.isdigit():
         return False
-    try:
-        os.kill(int(pid_label), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return process_exists(int(pid_label))
 
 
 def _remove(containers: list) -> int:
