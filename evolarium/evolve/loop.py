@@ -2,7 +2,7 @@
 
 Step 0 evaluates the seed agent. Every later step either makes a child (select
 parents, run an operator, validate the child, evaluate it in stages) or, for the
-``cmp`` strategy, evaluates one more task of an existing agent. Generation g holds
+``cmp`` strategy, evaluates one more task of an existing agent. Generation g contains
 steps (g - 1) * children + 1 to g * children.
 
 Each step first stores its plan (the parents, the operator, the child's id) as a
@@ -78,7 +78,7 @@ class GenerationSummary:
 
 @dataclass(frozen=True)
 class StepPlan:
-    """What one step does, stored before it starts so that a resumed run can finish it."""
+    """The plan of one step, stored before the step starts so that a resumed run can finish it."""
 
     step: int
     kind: str
@@ -162,7 +162,7 @@ class Evolution:
         """Continue a run after any stop: finish or redo its step in flight, then go on.
 
         Evaluations already stored are kept and never run again. A child that was made
-        but not yet validated is removed and made again under a new id; a child in its
+        but not yet validated is removed and made again under a new id. A child in its
         evaluation stages keeps its evaluations and is evaluated on the tasks left.
         """
         finished, plan, elapsed = self._progress()
@@ -417,7 +417,7 @@ class Evolution:
         return merge_partner(first, candidates, by_id, self._rng(step, "partner"))
 
     def _plan_evaluate_more(self, step: int) -> StepPlan | None:
-        """For cmp: plan one more task of an existing agent when the strategy's rule says so."""
+        """For cmp: plan one more task of an existing agent when the strategy's rule asks for it."""
         should_expand = getattr(self.selection, "should_expand", None)
         if should_expand is None:
             return None
