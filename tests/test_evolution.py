@@ -29,6 +29,8 @@ from tests.fakeprovider import FakeProvider
 pytestmark = pytest.mark.docker
 
 TASK_COUNT = 3
+EMBEDDED_TASKS = 2
+"""Tasks of the runs with the real embedded model, which take minutes on 2 cores."""
 EVOLVED_MARK = "# evolved: this line was added by the self operator"
 
 
@@ -158,8 +160,8 @@ def test_evolution_rejects_unchanged_child(docker_client, sandbox_image):
 def test_evolution_embedded_model(docker_client, sandbox_image):
     config = RunConfig(
         suite="builtin",
-        tasks=TASK_COUNT,
-        generations=2,
+        tasks=EMBEDDED_TASKS,
+        generations=1,
         agent_steps=1,
         model=ModelConfig(max_tokens=256),
         agent_limits=Limits(timeout_s=300),
@@ -168,7 +170,7 @@ def test_evolution_embedded_model(docker_client, sandbox_image):
 
     agents = check_lineage(archive, run_id)
     evaluations = archive.evaluations(run_id)
-    task_ids = {task.id for task in load_suite("builtin").tasks[:TASK_COUNT]}
+    task_ids = {task.id for task in load_suite("builtin").tasks[:EMBEDDED_TASKS]}
     for agent in agents:
         if agent.status == "invalid":
             assert agent.reason
