@@ -317,7 +317,7 @@ def test_evolution_cmp_evaluates_more_instead_of_expanding(docker_client, sandbo
 
     Children stop after a one-task stage that they cannot pass (they must beat a parent
     that already scores 1.0), so with 2 children and 5 evaluations the rule
-    agents <= evaluations ** 0.6 says to evaluate an open agent instead of expanding.
+    agents <= evaluations ** 0.6 calls for evaluating an open agent instead of expanding.
     """
     from evolarium.evolve.config import Stage
 

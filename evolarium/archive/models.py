@@ -59,7 +59,7 @@ class Agent(SQLModel, table=True):
     step: int | None = None
     """The loop step that made the agent: 0 for the seed, then 1, 2, ... (schema 4)."""
     operator_outcome: str | None = None
-    """How the operator that made the agent ended: ok, no_change, no_code, ... (schema 4)."""
+    """The outcome of the operator that made the agent: ok, no_change, no_code, ... (schema 4)."""
 
 
 class CodeSnapshot(SQLModel, table=True):

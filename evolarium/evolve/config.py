@@ -192,7 +192,7 @@ class RunConfig:
     replay_from: str | None = None
     """A run id whose recorded model responses serve this run's calls."""
     executor: str = "local"
-    """Where evaluations run: ``local`` (this machine's Docker) or ``ray`` (a Ray cluster)."""
+    """The place evaluations run: ``local`` (this machine's Docker) or ``ray`` (a Ray cluster)."""
     ray_address: str | None = None
     """The Ray cluster to use with ``executor = "ray"``; None means RAY_ADDRESS, or a new
     Ray instance on this machine."""
@@ -1049,7 +1049,7 @@ def _show_value(value: object) -> str:
     return _toml_value(value)
 
 
-# A small TOML writer for the value types a configuration holds
+# A small TOML writer for the value types a configuration contains
 
 
 def dump_toml(data: dict) -> str:

@@ -417,7 +417,7 @@ class Evolution:
         return merge_partner(first, candidates, by_id, self._rng(step, "partner"))
 
     def _plan_evaluate_more(self, step: int) -> StepPlan | None:
-        """For cmp: plan one more task of an existing agent when the strategy's rule asks for it."""
+        """For cmp: plan one more task of an existing agent when the strategy's rule requires it."""
         should_expand = getattr(self.selection, "should_expand", None)
         if should_expand is None:
             return None
@@ -446,8 +446,8 @@ class Evolution:
     def _evaluate_in_stages(self, child: Agent, plan: StepPlan) -> None:
         """Evaluate a child stage by stage while it passes each stage's test.
 
-        Each stage's tasks are drawn from the tasks left, with a generator of the step,
-        so a resumed run draws the same ones; evaluations already stored are kept.
+        Each stage's tasks are drawn from the tasks left with a generator seeded by the
+        step, so a resumed run draws the same ones. Evaluations already stored are kept.
         """
         remaining = list(self.tasks)
         stages = self.config.stages

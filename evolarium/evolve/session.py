@@ -129,7 +129,7 @@ def resume_evolution(
 
 @dataclass(frozen=True)
 class RunParts:
-    """What an evolution of one run is made of, once every input is checked."""
+    """The parts of one run's evolution, once every input is checked."""
 
     config: RunConfig
     run_id: str

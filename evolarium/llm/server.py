@@ -303,7 +303,7 @@ def split_content(content: object) -> list[object]:
     """Split message content into pieces of WORDS_PER_CHUNK words that join back to it.
 
     Whitespace stays with the word before it, so ``"".join(pieces) == content``. Content
-    that is not a string is one piece, and empty content is none.
+    that is not a string is one piece, and empty content gives no pieces.
     """
     if content is None or content == "":
         return []

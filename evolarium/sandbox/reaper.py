@@ -22,7 +22,7 @@ def list_containers(client: docker.DockerClient, run_id: str | None = None) -> l
             return client.containers.list(all=True, filters={"label": label})
         except docker.errors.NotFound:
             # docker-py inspects each listed container, and an auto-removed one can vanish
-            # in between; listing again sees the daemon's state without it.
+            # in between; listing again returns the daemon's state without it.
             log.debug("a container vanished while listing (attempt %d); listing again", attempt)
     return client.containers.list(all=True, filters={"label": label})
 

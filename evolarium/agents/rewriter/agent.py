@@ -2,7 +2,7 @@
 
 The workspace is another agent's source code, and /task/prompt.md describes how to change it:
 for ``reflect``, traces of the agent's runs with feedback. The rewriter sends both to the model
-and asks for whole new files in the `FILE: path` format. A reply is written only when it is
+and requests whole new files in the `FILE: path` format. A reply is written only when it is
 complete: it was not cut off at the token limit, it has at least one FILE block, every path
 stays inside the workspace, and every Python file compiles. Otherwise the rewriter asks
 again, quoting the failure, at most MAX_RETRIES times and never for more than

@@ -2,7 +2,7 @@
 
 An operator turns one or two parents into a child's code. The loop chooses the
 operator (see ``portfolio``), gathers the inputs below and stores the returned
-:class:`Child`, whose ``outcome`` says how the operator ended.
+:class:`Child`, whose ``outcome`` names how the operator ended.
 """
 
 import random
@@ -76,7 +76,7 @@ class OperatorInput:
     rng: random.Random
     """The only source of randomness an operator may use, so a resumed run repeats it."""
     dest: Path
-    """Where the child's code goes; it does not exist yet."""
+    """The directory for the child's code, which does not exist yet."""
     minibatch: int = 3
     """For reflect: the number of the parent's evaluations shown to the rewriter."""
 
@@ -90,7 +90,7 @@ class Child:
     diff: str
     """Unified diff against the first parent."""
     log: str
-    """What the operator did, with the raw model replies that decided its outcome."""
+    """A record of the operator's run, with the raw model replies that decided its outcome."""
     outcome: str
     """One of OUTCOMES."""
     detail: str = ""

@@ -3,7 +3,7 @@
 A fixed rewriter agent (evolarium/agents/rewriter) runs in a sandbox with a copy of the
 parent's code as its workspace. Its prompt contains a minibatch of the parent's evaluations as
 traces with feedback: the task, the outcome and score, the end of the agent's transcript and
-the end of the hidden tests' output. The rewriter asks the model for whole new files and
+the end of the hidden tests' output. The rewriter requests whole new files from the model and
 writes them; the edited workspace is the child.
 """
 
