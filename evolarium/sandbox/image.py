@@ -120,9 +120,10 @@ def require_image(client: docker.DockerClient) -> str:
         )
     older = _other_tags(client)
     if older:
+        verb = "is" if len(older) == 1 else "are"
         raise DockerUnavailableError(
-            f"sandbox image {tag} is missing and {', '.join(older)} is outdated (built from "
-            f"other inputs); rebuild it with: evolarium sandbox build"
+            f"sandbox image {tag} is missing and {', '.join(older)} {verb} outdated (built "
+            f"from other inputs); rebuild it with: evolarium sandbox build"
         )
     raise DockerUnavailableError(
         f"sandbox image {tag} is missing; build it with: evolarium sandbox build"
