@@ -4,11 +4,18 @@ A fake OpenAI-compatible server on 127.0.0.1 returns the same short completion t
 request at once, so the times below are the client's and the gateway's own work. The same
 ``--requests`` requests go four ways, in ``--rounds`` rounds whose order rotates:
 
-(a) direct: the openai SDK on the host straight to the fake server (the baseline);
-(b) in-process: ``Gateway.complete`` (validation, budget, litellm, recording);
-(c) unix socket: the openai SDK on the host through the gateway's unix socket;
+(a) direct: the openai SDK in a process on the host straight to the fake server (the
+    baseline);
+(b) in-process: ``Gateway.complete`` (validation, budget, litellm, recording), once with a
+    model whose price is configured and once with one that has no price, which costs
+    litellm a slow lookup in its model table on every call;
+(c) unix socket: the openai SDK in a process on the host through the gateway's unix socket;
 (d) sandbox: the openai SDK in a sandbox container through the same socket, bind-mounted as
-    for an agent. A script in the container times its own requests and prints JSON.
+    for an agent.
+
+Ways (a), (c) and (d) run one client script in a process of their own, as an agent does:
+a client thread in the gateway's own process would compete with it for the GIL. The script
+times its own requests and prints JSON.
 
 The gateway records every call to a SQLite archive in a temporary directory, as a run does.
 The script prints p50 and p99 latency of each way and what (b)-(d) add over (a). It also
@@ -32,13 +39,9 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-
-import httpx
-import openai
 
 from evolarium.agents import contract
 from evolarium.archive import Archive
@@ -59,31 +62,55 @@ REQUEST = {
 }
 REPLY = "def add(a, b):\n    return a + b\n"
 WARMUP_REQUESTS = 10
+GATEWAY_URL = "http://gateway/v1"
+# Seconds the concurrent clients get to start before they begin together.
+CLIENT_LEAD_S = 3.0
 SANDBOX_CLIENT_DIR = "/bench"
 
 ADDED_P50_TARGET_MS = 5.0
 CALLS_PER_SECOND_TARGET = 100.0
 
-# Runs inside the sandbox with the image's python3, openai and httpx. It sends the request
-# given as JSON, untimed WARMUP times and then COUNT times, and prints the seconds of each.
-SANDBOX_CLIENT = """
+# The client of ways (a), (c) and (d), and of the calls per second. It runs in its own process,
+# as an agent does, on the host or in the sandbox with the image's python3, openai and httpx.
+# Its one argument is JSON options. It sends the request WARMUP times untimed, waits for the
+# wall-clock time START_AT (so that concurrent clients start together), sends it COUNT times
+# and prints the seconds of each, when it finished, and whether it was ready in time.
+CLIENT = """
 import json, sys, time
 import httpx, openai
 
-socket_path, count, warmup, body = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-request = json.loads(body)
-http_client = httpx.Client(transport=httpx.HTTPTransport(uds=socket_path))
+options = json.loads(sys.argv[1])
+socket_path = options["socket"]
+transport = httpx.HTTPTransport(uds=socket_path) if socket_path else None
 client = openai.OpenAI(
-    base_url="http://gateway/v1", api_key="unused", http_client=http_client, max_retries=0
+    base_url=options["base_url"],
+    api_key="unused",
+    http_client=httpx.Client(transport=transport),
+    max_retries=0,
 )
-for _ in range(warmup):
-    client.chat.completions.create(**request)
+
+
+def send():
+    if options["stream"]:
+        chunks = client.chat.completions.create(**options["request"], stream=True)
+        content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    else:
+        content = client.chat.completions.create(**options["request"]).choices[0].message.content
+    if content != options["reply"]:
+        sys.exit(f"the reply {content!r} differs from {options['reply']!r}")
+
+
+for _ in range(options["warmup"]):
+    send()
+ready = time.time() <= options["start_at"]
+while time.time() < options["start_at"]:
+    time.sleep(0.001)
 seconds = []
-for _ in range(count):
+for _ in range(options["count"]):
     start = time.perf_counter()
-    client.chat.completions.create(**request)
+    send()
     seconds.append(time.perf_counter() - start)
-print(json.dumps({"seconds": seconds}))
+print(json.dumps({"seconds": seconds, "finished_at": time.time(), "ready": ready}))
 """
 
 # A callable that sends ``count`` requests and returns the seconds of each.
@@ -158,62 +185,62 @@ def _handler_for(body: bytes) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def openai_client(base_url: str, socket_path: Path | None = None) -> openai.OpenAI:
-    transport = httpx.HTTPTransport(uds=str(socket_path)) if socket_path else None
-    return openai.OpenAI(
-        base_url=base_url,
-        api_key="unused",
-        http_client=httpx.Client(transport=transport),
-        max_retries=0,
-    )
+def client_options(
+    base_url: str, socket_path: str | None, count: int, *, stream: bool = False, lead_s: float = 0
+) -> dict[str, Any]:
+    return {
+        "base_url": base_url,
+        "socket": socket_path,
+        "count": count,
+        "warmup": WARMUP_REQUESTS,
+        "request": REQUEST,
+        "reply": REPLY,
+        "stream": stream,
+        "start_at": time.time() + lead_s,
+    }
 
 
-def timed(call: Callable[[], object]) -> Way:
+def parse_client_output(output: str, where: str) -> dict[str, Any]:
+    lines = output.strip().splitlines()
+    try:
+        return json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        raise RuntimeError(f"the client {where} failed: {output[-2000:]}") from None
+
+
+def host_way(base_url: str, socket_path: Path | None = None, *, stream: bool = False) -> Way:
+    """Run CLIENT in a new process on the host, as the way's own process."""
+    socket = str(socket_path) if socket_path else None
+
+    def run(count: int) -> list[float]:
+        options = client_options(base_url, socket, count, stream=stream)
+        command = [sys.executable, "-c", CLIENT, json.dumps(options)]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        return parse_client_output(result.stdout + result.stderr, "on the host")["seconds"]
+
+    return run
+
+
+def in_process_way(gateway: Gateway) -> Way:
     def run(count: int) -> list[float]:
         seconds = []
         for _ in range(count):
             start = time.perf_counter()
-            call()
+            gateway.complete(dict(REQUEST), CONTEXT)
             seconds.append(time.perf_counter() - start)
         return seconds
 
     return run
 
 
-def sdk_way(client: openai.OpenAI, *, stream: bool = False) -> Way:
-    if not stream:
-        return timed(lambda: client.chat.completions.create(**REQUEST))
-
-    def streamed() -> None:
-        chunks = client.chat.completions.create(**REQUEST, stream=True)
-        content = "".join(chunk.choices[0].delta.content or "" for chunk in chunks)
-        if content != REPLY:
-            raise RuntimeError(f"the streamed reply {content!r} differs from {REPLY!r}")
-
-    return timed(streamed)
-
-
-def in_process_way(gateway: Gateway) -> Way:
-    return timed(lambda: gateway.complete(dict(REQUEST), CONTEXT))
-
-
 def sandbox_way(sandbox: Sandbox) -> Way:
     socket_path = f"{contract.SOCKET_DIR}/{contract.SOCKET_NAME}"
 
     def run(count: int) -> list[float]:
-        command = [
-            "python3",
-            f"{SANDBOX_CLIENT_DIR}/client.py",
-            socket_path,
-            str(count),
-            str(WARMUP_REQUESTS),
-            json.dumps(REQUEST),
-        ]
+        options = client_options(GATEWAY_URL, socket_path, count)
+        command = ["python3", f"{SANDBOX_CLIENT_DIR}/client.py", json.dumps(options)]
         result = sandbox.exec(command, timeout_s=300)
-        if result.exit_code != 0:
-            raise RuntimeError(f"the client in the sandbox failed: {result.output[-2000:]}")
-        last_line = result.output.strip().splitlines()[-1]
-        return json.loads(last_line)["seconds"]
+        return parse_client_output(result.output, "in the sandbox")["seconds"]
 
     return run
 
@@ -224,9 +251,6 @@ def measure(ways: dict[str, Way], requests: int, rounds: int) -> dict[str, list[
     The order rotates every round, so a burst of load from other processes on a shared
     machine is spread over all ways rather than hitting one.
     """
-    for way in ways.values():
-        way(WARMUP_REQUESTS)
-
     names = list(ways)
     seconds: dict[str, list[float]] = {name: [] for name in names}
     per_round = [
@@ -239,24 +263,37 @@ def measure(ways: dict[str, Way], requests: int, rounds: int) -> dict[str, list[
     return seconds
 
 
-def calls_per_second(
-    make_client: Callable[[], openai.OpenAI], requests: int, clients: int
-) -> float:
-    """Return the calls per second of ``requests`` requests sent from ``clients`` threads.
+def calls_per_second(base_url: str, socket_path: Path | None, requests: int, clients: int) -> float:
+    """Return the calls per second of ``requests`` requests from ``clients`` client processes.
 
-    Each thread has its own client, so each keeps its own connections.
+    The clients start together at a wall-clock time after they are ready; the rate is the
+    requests over the time from that start to the last client's finish.
     """
     per_client = [
         requests // clients + (1 if n < requests % clients else 0) for n in range(clients)
     ]
-    ways = [sdk_way(make_client()) for _ in range(clients)]
-    for way in ways:
-        way(1)
-
-    start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=clients) as pool:
-        list(pool.map(lambda pair: pair[0](pair[1]), zip(ways, per_client, strict=True)))
-    return requests / (time.perf_counter() - start)
+    socket = str(socket_path) if socket_path else None
+    lead_s = CLIENT_LEAD_S
+    for _ in range(3):
+        options = [client_options(base_url, socket, count, lead_s=lead_s) for count in per_client]
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", CLIENT, json.dumps(option)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for option in options
+        ]
+        results = [
+            parse_client_output(process.communicate(timeout=300)[0], "for calls per second")
+            for process in processes
+        ]
+        if all(result["ready"] for result in results):
+            finished = max(result["finished_at"] for result in results)
+            return requests / (finished - options[0]["start_at"])
+        lead_s *= 2  # a client was still starting when the others began; give more time
+    raise RuntimeError(f"the clients were not ready within {lead_s:g} s of being started")
 
 
 def percentile_ms(seconds: list[float], percent: int) -> float:
@@ -316,9 +353,19 @@ def main() -> None:
     with FakeModelServer() as fake, tempfile.TemporaryDirectory(prefix="evo-bench-") as directory:
         archive = Archive.create(Path(directory) / "archive" / "archive.db")
         staging = Path(directory) / "shared"
-        config = ModelConfig(model="openai/fake", api_base=fake.url, api_key="unused")
+        # A run's model has a price, from litellm's table or from the configuration, so the
+        # fake model gets one here. The unpriced way shows what a model without one costs.
+        config = ModelConfig(
+            model="openai/fake",
+            api_base=fake.url,
+            api_key="unused",
+            input_cost_per_mtok=0.15,
+            output_cost_per_mtok=0.60,
+        )
+        unpriced = ModelConfig(model="openai/fake-unpriced", api_base=fake.url, api_key="unused")
         gateway = Gateway(Router(config), recorder=archive_recorder(archive))
-        seconds, rates = run_gateway_bench(gateway, fake.url, staging, args)
+        gateway_unpriced = Gateway(Router(unpriced), recorder=archive_recorder(archive))
+        seconds, rates = run_gateway_bench(gateway, gateway_unpriced, fake.url, staging, args)
 
     print(
         f"{args.requests} requests per way in {args.rounds} rounds, fake model on 127.0.0.1, "
@@ -332,32 +379,35 @@ def main() -> None:
 
 
 def run_gateway_bench(
-    gateway: Gateway, fake_url: str, staging: Path, args: argparse.Namespace
+    gateway: Gateway,
+    gateway_unpriced: Gateway,
+    fake_url: str,
+    staging: Path,
+    args: argparse.Namespace,
 ) -> tuple[dict[str, list[float]], dict[str, float]]:
     """Serve the gateway on a socket under ``staging`` and time every way through it."""
     socket_path = staging / "gw" / contract.SOCKET_NAME
     script_dir = staging / "client"
     script_dir.mkdir(parents=True)
-    (script_dir / "client.py").write_text(SANDBOX_CLIENT, encoding="utf-8")
+    (script_dir / "client.py").write_text(CLIENT, encoding="utf-8")
     # share_read_only sets files to mode 0644, which would take the write bit that connect()
     # needs off the socket file, so it runs before the socket exists.
     share_read_only(staging)
 
     with gateway.serve(socket_path, CONTEXT):
         ways: dict[str, Way] = {
-            "(a) direct, openai SDK": sdk_way(openai_client(fake_url)),
+            "(a) direct, openai SDK": host_way(fake_url),
             "(b) Gateway.complete": in_process_way(gateway),
-            "(c) unix socket, openai SDK": sdk_way(openai_client("http://gateway/v1", socket_path)),
-            "(c) unix socket, stream=True": sdk_way(
-                openai_client("http://gateway/v1", socket_path), stream=True
-            ),
+            "(b) unpriced model": in_process_way(gateway_unpriced),
+            "(c) unix socket, openai SDK": host_way(GATEWAY_URL, socket_path),
+            "(c) unix socket, stream=True": host_way(GATEWAY_URL, socket_path, stream=True),
         }
+        for name in ("(b) Gateway.complete", "(b) unpriced model"):
+            ways[name](WARMUP_REQUESTS)
         rates = {
-            "(a) direct": calls_per_second(
-                lambda: openai_client(fake_url), args.requests, args.clients
-            ),
+            "(a) direct": calls_per_second(fake_url, None, args.requests, args.clients),
             "(c) unix socket": calls_per_second(
-                lambda: openai_client("http://gateway/v1", socket_path), args.requests, args.clients
+                GATEWAY_URL, socket_path, args.requests, args.clients
             ),
         }
         if args.skip_sandbox:

@@ -319,6 +319,42 @@ def test_recorder_failure_still_answers(fake: FakeProvider, socket_path: Path) -
     assert gateway.calls == 1
 
 
+def test_socket_answers_before_record_and_close_waits_for_it(
+    fake: FakeProvider, socket_path: Path
+) -> None:
+    """The client gets its response while the recorder still works; close() waits for it."""
+    recording = threading.Event()
+    release = threading.Event()
+    records: list[CallRecord] = []
+
+    def slow_recorder(record: CallRecord) -> None:
+        recording.set()
+        assert release.wait(timeout=30), "the test never released the recorder"
+        records.append(record)
+
+    fake.add("answered first")
+    config = ModelConfig(model="openai/fake", api_base=fake.url, api_key="test")
+    gateway = Gateway(Router(config), recorder=slow_recorder)
+    served = gateway.serve(socket_path, CONTEXT)
+
+    assert ask(openai_client(socket_path), "hello?") == "answered first"
+    assert recording.wait(timeout=30)
+    assert records == []
+    assert gateway.calls == 1  # totals and budgets are charged before the response
+    assert not gateway.wait_written(0.05)
+
+    closer = threading.Thread(target=served.close)
+    closer.start()
+    closer.join(timeout=0.3)
+    assert closer.is_alive(), "close() returned before the answered call was recorded"
+
+    release.set()
+    closer.join(timeout=30)
+    assert not closer.is_alive()
+    assert [record.outcome for record in records] == ["ok"]
+    assert gateway.wait_written(0)
+
+
 def test_concurrent_calls_recorded_once(
     fake: FakeProvider, gateway: Gateway, records: list[CallRecord], socket_path: Path
 ) -> None:

@@ -3,7 +3,8 @@
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -59,7 +60,9 @@ class Gateway:
     """Routes chat-completions requests, records each call and keeps running totals.
 
     The recorder is called once per call, with a lock held, so it need not be thread-safe.
-    An exception from the recorder is logged and does not change the call's result.
+    An exception from the recorder is logged and does not change the call's result. Inside
+    ``recording_after()`` a thread's records are written when the block exits, so that the
+    socket server can send a response before it writes the call's record.
     ``calls`` counts every call, rejected and failed ones included. The token totals add
     up the usage that providers report for successful calls.
 
@@ -89,6 +92,9 @@ class Gateway:
         self._recorder = recorder
         self._totals_lock = threading.Lock()
         self._recorder_lock = threading.Lock()
+        self._held = threading.local()
+        self._unwritten = 0
+        self._written = threading.Condition()
         self._calls = 0
         self._prompt_tokens = 0
         self._completion_tokens = 0
@@ -379,6 +385,41 @@ class Gateway:
             self._prompt_tokens += record.prompt_tokens
             self._completion_tokens += record.completion_tokens
 
+        if self._recorder is None:
+            return
+        held: list[CallRecord] | None = getattr(self._held, "records", None)
+        if held is not None:
+            with self._written:
+                self._unwritten += 1
+            held.append(record)
+            return
+        self._write(record)
+
+    @contextmanager
+    def recording_after(self) -> Iterator[None]:
+        """Hold the records of this thread's calls in the block, and write them as it exits.
+
+        Budgets and totals are charged at once; only the recorder's write waits. Until it is
+        done, ``wait_written`` waits for these records.
+        """
+        held: list[CallRecord] = []
+        self._held.records = held
+        try:
+            yield
+        finally:
+            self._held.records = None
+            for record in held:
+                self._write(record)
+                with self._written:
+                    self._unwritten -= 1
+                    self._written.notify_all()
+
+    def wait_written(self, timeout_s: float) -> bool:
+        """Wait until every record held by ``recording_after`` is written; False on timeout."""
+        with self._written:
+            return self._written.wait_for(lambda: self._unwritten == 0, timeout=timeout_s)
+
+    def _write(self, record: CallRecord) -> None:
         if self._recorder is None:
             return
         with self._recorder_lock:

@@ -54,6 +54,8 @@ MAX_DISCARD_BYTES = 16 << 20
 READ_TIMEOUT_S = 60.0
 # Linux's sockaddr_un has room for 108 bytes, the trailing NUL included.
 MAX_SOCKET_PATH_BYTES = 107
+# Seconds close() waits for the records of calls whose responses were already sent.
+RECORD_WAIT_S = 30.0
 # Words of the reply's content in each chunk of a streamed response.
 WORDS_PER_CHUNK = 16
 STREAM_END = b"data: [DONE]\n\n"
@@ -111,6 +113,11 @@ class _GatewayHandler(BaseHTTPRequestHandler):
         self._complete(request)
 
     def _complete(self, request: object) -> None:
+        # The call's record is written after the response is sent, off the client's time.
+        with self.server.gateway.recording_after():
+            self._complete_now(request)
+
+    def _complete_now(self, request: object) -> None:
         gateway = self.server.gateway
         try:
             response = gateway.complete(request, self.server.context)  # type: ignore[arg-type]
@@ -362,6 +369,7 @@ class GatewaySocket:
     def __init__(self, gateway: "Gateway", path: Path, context: CallContext) -> None:
         self.path = path
         self.context = context
+        self._gateway = gateway
         self._closed = False
         self._close_lock = threading.Lock()
 
@@ -389,6 +397,8 @@ class GatewaySocket:
         """Stop the server thread and remove the socket file.
 
         Requests in flight still get their responses, but close() does not wait for them.
+        It waits for the records of calls whose responses were sent, so that a caller reading the
+        archive after close() finds every call its client saw.
         """
         with self._close_lock:
             if self._closed:
@@ -399,6 +409,12 @@ class GatewaySocket:
         self._server.server_close()
         self._thread.join()
         self.path.unlink(missing_ok=True)
+        if not self._gateway.wait_written(RECORD_WAIT_S):
+            logger.warning(
+                "records of calls with sent responses on %s were not written within %.0f s",
+                self.path,
+                RECORD_WAIT_S,
+            )
         logger.info("gateway stopped on %s", self.path)
 
     def __enter__(self) -> "GatewaySocket":
