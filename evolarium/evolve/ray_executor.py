@@ -29,9 +29,16 @@ from evolarium.archive import Archive, Evaluation
 from evolarium.archive.snapshot import pack_dir, unpack
 from evolarium.errors import ConfigError, HostError
 from evolarium.evolve.executor import EvaluationJob
-from evolarium.llm.budget import Budget, BudgetExceededError, BudgetMeter, Spending
+from evolarium.llm.budget import (
+    Budget,
+    BudgetExceededError,
+    BudgetLedger,
+    BudgetMeter,
+    Spending,
+)
 from evolarium.llm.calls import CallContext, CallRecord
 from evolarium.llm.gateway import Gateway
+from evolarium.llm.pricing import call_cost
 from evolarium.llm.recording import to_row
 from evolarium.llm.router import ModelConfig
 from evolarium.llm.routing import Routes
@@ -90,32 +97,6 @@ class NodeResult:
     node_id: str
 
 
-class BudgetLedger:
-    """The run's budget meter, held by one Ray actor and shared by every gateway."""
-
-    def __init__(self, budget: Budget, run: Spending) -> None:
-        self.meter = BudgetMeter(budget, run=run)
-
-    def check(self, context: CallContext) -> str | None:
-        """Return why the call is over budget, or None when it may go ahead."""
-        try:
-            self.meter.check(context)
-        except BudgetExceededError as error:
-            return str(error)
-        return None
-
-    def charge(
-        self, context: CallContext, model: str, prompt: int, completion: int, free: bool
-    ) -> None:
-        self.meter.charge(context, model, prompt, completion, free=free)
-
-    def exhausted(self) -> str | None:
-        return self.meter.exhausted()
-
-    def spending(self) -> Spending:
-        return self.meter.run
-
-
 class RemoteMeter:
     """A stand-in for a gateway's BudgetMeter that checks and charges the BudgetLedger actor."""
 
@@ -131,7 +112,8 @@ class RemoteMeter:
     def charge(
         self, context: CallContext, model: str, prompt: int, completion: int, *, free: bool = False
     ) -> None:
-        _ray().get(self.ledger.charge.remote(context, model, prompt, completion, free))
+        cost = 0.0 if free else call_cost(model, prompt, completion)
+        _ray().get(self.ledger.add.remote(context, prompt, completion, cost))
 
     def exhausted(self) -> str | None:
         return _ray().get(self.ledger.exhausted.remote())
@@ -176,16 +158,15 @@ def evaluate_on_node(
     """Run one evaluation on this node's Docker daemon; the body of the Ray task.
 
     Before it starts, it removes evolarium containers whose owner process has ended,
-    such as those of an attempt whose worker died, and it removes its own scoring
-    containers before it returns.
+    such as those of an attempt whose worker died. Its warm scoring container stays for
+    the worker's next evaluation.
     """
     from evolarium.evolve.evaluation import Evaluator
-    from evolarium.sandbox import docker_client
     from evolarium.sandbox.image import image_exists
     from evolarium.sandbox.reaper import remove_orphans
     from evolarium.tasks.scorer import POOL_SIZE_ENV, close_scoring_pools, scoring_pool
 
-    client = docker_client()
+    client = _node_client()
     if not image_exists(client, request.image):
         raise HostError(
             f"node {_node_id()} has no sandbox image {request.image}; install the run's "
@@ -198,30 +179,32 @@ def evaluate_on_node(
     routes = Routes(request.model, request.purposes, request.aliases)
     gateway = Gateway(routes, recorder=collector.record)
     gateway.meter = RemoteMeter(ledger, Budget())
-    # One warm scoring container per evaluation, started now so it warms up while the
-    # agent runs: the task's second sandbox slot.
+    # One warm scoring container per worker process: the task's second sandbox slot. The
+    # pool outlives the task, so the container that replaces a used one is warm for this
+    # worker's next evaluation of the run. The run's end removes it with the run's other
+    # containers, and an idle one ends by itself (scorer.pool_idle_s).
+    # NOTE: an idle worker's warm container holds no slot. Ray reuses idle workers first,
+    # so a node's containers stay within its slots unless Ray starts more workers.
     os.environ[POOL_SIZE_ENV] = "1"
+    close_scoring_pools(keep_run=request.run_id)
     scoring_pool(client, request.image, request.run_id, request.limits)
 
-    try:
-        with tempfile.TemporaryDirectory(prefix="evolarium-ray-") as scratch:
-            agent_dir = Path(scratch) / "agent"
-            unpack(agent_code, agent_dir)
-            task_root = Path(scratch) / "task"
-            unpack(task_code, task_root)
-            task = replace(request.task, root=task_root)
-            evaluator = Evaluator(
-                client=client,
-                image=request.image,
-                gateway=gateway,
-                archive=collector,
-                run_id=request.run_id,
-                limits=request.limits,
-                max_steps=request.max_steps,
-            )
-            row = evaluator.evaluate(request.agent_id, agent_dir, task, request.stage)
-    finally:
-        close_scoring_pools(request.run_id)
+    with tempfile.TemporaryDirectory(prefix="evolarium-ray-") as scratch:
+        agent_dir = Path(scratch) / "agent"
+        unpack(agent_code, agent_dir)
+        task_root = Path(scratch) / "task"
+        unpack(task_code, task_root)
+        task = replace(request.task, root=task_root)
+        evaluator = Evaluator(
+            client=client,
+            image=request.image,
+            gateway=gateway,
+            archive=collector,
+            run_id=request.run_id,
+            limits=request.limits,
+            max_steps=request.max_steps,
+        )
+        row = evaluator.evaluate(request.agent_id, agent_dir, task, request.stage)
 
     return NodeResult(
         evaluation=row.model_dump(),
@@ -231,11 +214,32 @@ def evaluate_on_node(
     )
 
 
+_client: Any = None
+_client_lock = threading.Lock()
+
+
+def _node_client() -> Any:
+    """Return this worker process's Docker client, made once, so its scoring pool is reused."""
+    global _client
+    from evolarium.sandbox import docker_client
+
+    with _client_lock:
+        if _client is None:
+            _client = docker_client()
+        return _client
+
+
 def reap_run_on_node(run_id: str) -> int:
-    """Remove every container of ``run_id`` on this node; return how many were removed."""
+    """Remove every container of ``run_id`` on this node; return how many were removed.
+
+    The worker that runs this may hold a warm scoring pool of the run, so that pool is
+    closed first and does not start a container for the one removed under it.
+    """
     from evolarium.sandbox import docker_client
     from evolarium.sandbox.reaper import remove_containers
+    from evolarium.tasks.scorer import close_scoring_pools
 
+    close_scoring_pools(run_id)
     return _reap(remove_containers, docker_client(), run_id)
 
 

@@ -73,7 +73,10 @@ class BudgetMeter:
         self, context: CallContext, model: str, prompt: int, completion: int, *, free: bool = False
     ) -> None:
         """Add one attempt's tokens and cost (none if ``free``) to the run and its evaluation."""
-        cost = 0.0 if free else call_cost(model, prompt, completion)
+        self.add(context, prompt, completion, 0.0 if free else call_cost(model, prompt, completion))
+
+    def add(self, context: CallContext, prompt: int, completion: int, cost: float | None) -> None:
+        """Add one attempt's tokens and its priced ``cost`` (None if unknown)."""
         with self._lock:
             targets = [self.run]
             if context.evaluation_id:
@@ -119,3 +122,31 @@ class BudgetMeter:
                 f"(--evaluation-tokens {budget.evaluation_tokens})"
             )
         return None
+
+
+class BudgetLedger:
+    """The run's budget meter in one Ray actor, shared by the gateways of every node.
+
+    Callers price their calls themselves, so this module and the actor's process never
+    import litellm, which takes seconds to load.
+    """
+
+    def __init__(self, budget: Budget, run: Spending) -> None:
+        self.meter = BudgetMeter(budget, run=run)
+
+    def check(self, context: CallContext) -> str | None:
+        """Return why the call is over budget, or None when it may go ahead."""
+        try:
+            self.meter.check(context)
+        except BudgetExceededError as error:
+            return str(error)
+        return None
+
+    def add(self, context: CallContext, prompt: int, completion: int, cost: float | None) -> None:
+        self.meter.add(context, prompt, completion, cost)
+
+    def exhausted(self) -> str | None:
+        return self.meter.exhausted()
+
+    def spending(self) -> Spending:
+        return self.meter.run

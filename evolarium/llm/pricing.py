@@ -2,8 +2,6 @@
 
 import threading
 
-import litellm
-
 LOCAL_PREFIX = "local/"
 TOKENS_PER_PRICE_UNIT = 1_000_000
 """Configured prices are in dollars per million tokens."""
@@ -35,6 +33,9 @@ def call_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float |
         price = _configured.get(model)
     if price is not None:
         return (prompt_tokens * price[0] + completion_tokens * price[1]) / TOKENS_PER_PRICE_UNIT
+
+    import litellm  # imported here: it takes seconds, and a configured price does not need it
+
     try:
         prompt_cost, completion_cost = litellm.cost_per_token(
             model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens

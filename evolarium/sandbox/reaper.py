@@ -59,6 +59,8 @@ def _remove(containers: list) -> int:
         except docker.errors.NotFound:
             continue
         except docker.errors.APIError as error:
+            if error.status_code == 409 and "already in progress" in str(error):
+                continue  # another remover, such as its pool closing, got there first
             log.warning("cannot remove container %s: %s", container.name, error)
     if removed:
         log.info("removed %d sandbox containers", removed)

@@ -325,10 +325,14 @@ def _whole_number(name: str, default: int, minimum: int, hint: str) -> int:
     return int(value)
 
 
-def close_scoring_pools(run_id: str | None = None) -> None:
-    """Remove the warm scoring containers of one run, or of every run."""
+def close_scoring_pools(run_id: str | None = None, *, keep_run: str | None = None) -> None:
+    """Remove the warm scoring containers of one run, or of every run but ``keep_run``."""
     with _pools_lock:
-        keys = [key for key in _pools if run_id is None or key[2] == run_id]
+        keys = [
+            key
+            for key in _pools
+            if (run_id is None or key[2] == run_id) and (keep_run is None or key[2] != keep_run)
+        ]
         pools = [_pools.pop(key) for key in keys]
     for pool in pools:
         pool.close()
