@@ -640,3 +640,9 @@ def test_evolution_on_postgres(
     assert main(["tree", run_id]) == 0
     assert agents[1].id in capsys.readouterr().out
     assert main(["archive", "check", run_id]) == 0, capsys.readouterr().out
+
+    # Replaying an evaluation from its recorded calls reads the PostgreSQL archive.
+    child = agents[1]
+    assert main(["replay", child.id, "--task", tasks[0].id, "--recorded"]) == 0
+    replayed = capsys.readouterr().out
+    assert "identical to the archived" in replayed, replayed

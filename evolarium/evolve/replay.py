@@ -13,8 +13,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import docker
+from sqlalchemy.engine import URL
 
 from evolarium.archive import ARCHIVE_FILE, Agent, Archive, Evaluation, Run
+from evolarium.archive.location import ArchiveTarget
 from evolarium.archive.scores import REPLAY_STAGE
 from evolarium.archive.snapshot import hash_dir, unpack
 from evolarium.errors import ArchiveError, ConfigError, TaskError
@@ -100,12 +102,12 @@ class _Target:
 
 
 def replay_evaluation(
-    archive_path_or_run: Path | str, agent_id: str, task_id: str, mode: str
+    archive_path_or_run: ArchiveTarget | str, agent_id: str, task_id: str, mode: str
 ) -> ReplayResult:
     """Re-run the latest archived evaluation of ``agent_id`` on ``task_id``.
 
-    ``archive_path_or_run`` is an archive file, a run directory, or a run id or unique
-    prefix under the data directory. ``mode`` is "recorded" or "live" (see the module
+    ``archive_path_or_run`` is an archive file, a run directory, a PostgreSQL URL, or a
+    run id or unique prefix under the data directory. ``mode`` is "recorded" or "live" (see the module
     docstring). Needs Docker and the sandbox image. Raises ArchiveError when the agent or
     its evaluation is not in the archive.
     """
@@ -130,7 +132,9 @@ def replay_evaluation(
         archive.close()
 
 
-def _archive_path(archive_path_or_run: Path | str) -> Path:
+def _archive_path(archive_path_or_run: ArchiveTarget | str) -> ArchiveTarget:
+    if isinstance(archive_path_or_run, URL):
+        return archive_path_or_run  # a run archived in PostgreSQL
     path = Path(archive_path_or_run)
     if path.is_file():
         return path
