@@ -137,7 +137,7 @@ def test_cli_invalid_run_options(options, fragment):
 def test_cli_api_base_not_listening():
     # Port 9 (discard) on loopback: nothing listens there on this machine.
     result = evolarium("run", "--model", "served", "--api-base", "http://127.0.0.1:9/v1")
-    assert_one_line_error(result, "cannot connect to --api-base http://127.0.0.1:9/v1")
+    assert_one_line_error(result, "cannot connect to api_base http://127.0.0.1:9/v1")
 
 
 def test_cli_error_keeps_brackets():

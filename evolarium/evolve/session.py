@@ -39,14 +39,19 @@ log = logging.getLogger(__name__)
 def check_reachable(api_base: str) -> None:
     """Fail early when nothing listens at an OpenAI-compatible server's address."""
     url = urlsplit(api_base)
+    # The address comes from --api-base or from a model's api_base in the configuration.
     if url.scheme not in ("http", "https") or not url.hostname:
-        raise ModelError(f"--api-base {api_base!r} is not an http(s) URL; use http://HOST:PORT/v1")
+        raise ModelError(
+            f"api_base {api_base!r} (--api-base or a model's api_base setting) is not an "
+            "http(s) URL; use http://HOST:PORT/v1"
+        )
     port = url.port or (443 if url.scheme == "https" else 80)
     try:
         socket.create_connection((url.hostname, port), timeout=5).close()
     except OSError as error:
         raise ModelError(
-            f"cannot connect to --api-base {api_base}: {error}; start the server or fix the URL"
+            f"cannot connect to api_base {api_base} (--api-base or a model's api_base "
+            f"setting): {error}; start the server or fix the URL"
         ) from error
 
 

@@ -236,6 +236,9 @@ class Gateway:
 
         start = time.perf_counter()
         first_miss: ReplayMissError | None = None
+        # NOTE: when the same request was recorded under the primary and, after a failure,
+        # under a fallback, the primary's unused recordings are served first, so the order
+        # of those replies can differ from the recording.
         for router in route.routers:
             key = router_request_key(router, request)
             try:
