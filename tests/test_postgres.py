@@ -18,11 +18,12 @@ import sqlite3
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from rich.console import Console
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from evolarium.archive import Agent, Archive, CodeSnapshot, Evaluation, Event, ModelCall, Run
 from evolarium.archive.copy import copy_run
@@ -34,7 +35,9 @@ from evolarium.archive.location import (
     write_url_file,
 )
 from evolarium.archive.models import SCHEMA_VERSION
+from evolarium.archive.scores import REPLAY_STAGE
 from evolarium.cli import main
+from evolarium.dashboard.state import RunLoader
 from evolarium.errors import ArchiveError
 from evolarium.evolve.config import RunConfig
 from evolarium.evolve.run import find_run
@@ -572,8 +575,8 @@ def test_cli_commands_on_postgres_run(postgres_server, postgres_url, tmp_path, m
     output = tmp_path / "run.json"
     assert main(["export", "r1", "--format", "json", "--output", str(output)]) == 0
     assert '"a2"' in output.read_text()
-    assert main(["watch", "r1", "--once"]) == 2
-    assert "reads SQLite archives only" in capsys.readouterr().err
+    assert main(["watch", "r1", "--once"]) == 0
+    assert "a2 g2 reflect duplicate" in capsys.readouterr().out
 
 
 def test_archive_check_on_postgres(postgres_url, tmp_path, monkeypatch, capsys):
@@ -646,3 +649,144 @@ def test_evolution_on_postgres(
     assert main(["replay", child.id, "--task", tasks[0].id, "--recorded"]) == 0
     replayed = capsys.readouterr().out
     assert "identical to the archived" in replayed, replayed
+
+
+# Watching a run archived in PostgreSQL
+
+
+def test_watch_once_on_postgres_run(postgres_server, database, tmp_path, monkeypatch, capsys):
+    source_path = tmp_path / "archive.db"
+    fill_run(Archive.create(source_path))
+    copy_run(source_path, parse_database_url(postgres_server.url(database)), "r1")
+    bare_url = postgres_server.url(database, password=False)
+    write_url_file(runs_dir() / "r1", parse_database_url(bare_url))
+
+    assert main(["watch", "r1", "--once"]) == 2
+    assert "cannot log in" in capsys.readouterr().err
+
+    monkeypatch.setenv("PGPASSWORD", postgres_server.password)
+    assert main(["watch", "r1", "--once"]) == 0
+    printed = capsys.readouterr().out
+    assert "run r1 running" in printed
+    assert "3 agents, 1 tasks, 2 evaluations" in printed
+    assert re.search(r"a0 g0 seed 0\.50\b", printed), printed
+    assert re.search(r"a1 g1 self 1\.00 won 1\b.*\bfrontier\b", printed), printed
+    assert re.search(r"a2 g2 reflect duplicate\b", printed), printed
+    assert re.search(r"Pareto frontier \(1 agents", printed), printed
+    assert re.search(r"\d\d:\d\d:\d\d +done\b", printed), printed
+    assert postgres_server.password not in printed
+
+
+def model_call(agent_id: str, **fields) -> ModelCall:
+    values = dict(
+        run_id="r1",
+        agent_id=agent_id,
+        purpose="agent",
+        model="m",
+        request_json="{}",
+        response_json="{}",
+        prompt_tokens=5,
+        completion_tokens=7,
+        outcome="ok",
+    )
+    values.update(fields)
+    return ModelCall(**values)
+
+
+def evaluation_ids_read(statements: list[tuple[str, dict]]) -> list[str]:
+    """Return the ids bound to the loader's reads of evaluation rows by id."""
+    ids = []
+    for statement, parameters in statements:
+        if "FROM evaluation WHERE id IN" in statement:
+            ids += parameters.values()
+    return sorted(ids)
+
+
+def test_run_loader_refresh_reads_new_postgres_rows(postgres_url):
+    writer = make_archive(postgres_url)
+    writer.add(Agent(id="a0", run_id="r1", operator="seed", generation=0, code_hash="code0"))
+    writer.add(new_evaluation("e0", "a0"))
+    writer.add(model_call("a0", evaluation_id="e0"))
+    writer.add_event("r1", "agent_added", "seed a0 added", agent_id="a0")
+    reader = Archive.open_read_only(parse_database_url(postgres_url))
+    statements: list[tuple[str, dict]] = []
+
+    @event.listens_for(reader.engine, "before_cursor_execute")
+    def record(_connection, _cursor, statement, parameters, _context, _executemany):
+        statements.append((statement, parameters))
+
+    loader = RunLoader(reader, "r1")
+    try:
+        first = loader.refresh()
+        assert first.evaluation_count == 1
+        assert first.scores == {"a0": {"t": 0.5}}
+        assert first.call_count == 1
+        assert [row.message for row in first.new_events] == ["seed a0 added"]
+        assert evaluation_ids_read(statements) == ["e0"]
+
+        # A Ray node builds its evaluation row before it sends the row, so a new row can be
+        # older than the rows read already. The loader must still read it.
+        statements.clear()
+        built_long_ago = datetime(2000, 1, 1, tzinfo=UTC)
+        writer.add(
+            Agent(
+                id="a1",
+                run_id="r1",
+                parent_id="a0",
+                operator="self",
+                generation=1,
+                code_hash="code1",
+            )
+        )
+        writer.add(new_evaluation("e1", "a1", score=1.0, created_at=built_long_ago))
+        writer.add(new_evaluation("e2", "a0", score=1.0, stage=REPLAY_STAGE))
+        writer.add(model_call("a1", outcome="error", error="connection reset"))
+        writer.add_event("r1", "evaluation_finished", "a1 on t: score 1.00 (ok)", agent_id="a1")
+        second = loader.refresh()
+        assert evaluation_ids_read(statements) == ["e1", "e2"]
+        assert second.evaluation_count == 2
+        assert second.scores == {"a0": {"t": 0.5}, "a1": {"t": 1.0}}
+        assert second.winners["t"] == {"a1"}
+        assert list(second.agents) == ["a0", "a1"]
+        assert second.call_count == 2
+        assert second.tokens == 24
+        assert [row.message for row in second.new_events] == ["a1 on t: score 1.00 (ok)"]
+        assert [problem.message for problem in second.problems] == [
+            "agent call of a1: error: connection reset"
+        ]
+
+        statements.clear()
+        third = loader.refresh()
+        assert evaluation_ids_read(statements) == []
+        assert third.evaluation_count == 2
+        assert third.call_count == 2
+        assert third.new_events == []
+
+        writer.update_run("r1", status="finished")
+        assert loader.refresh().status == "finished"
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_live_dashboard_of_postgres_run(postgres_url):
+    from evolarium.dashboard.live import LivePrinter
+    from evolarium.evolve.session import _progress_printer
+
+    writer = make_archive(postgres_url)
+    writer.add(Agent(id="a0", run_id="r1", operator="seed", generation=0, code_hash="code0"))
+    writer.add(new_evaluation("e0", "a0"))
+    output = io.StringIO()
+    console = Console(file=output, force_terminal=True, width=120, height=30)
+    printer = _progress_printer(console, True, "r1", parse_database_url(postgres_url))
+    try:
+        assert isinstance(printer, LivePrinter)
+        printer.loaded_at = 0.0
+        frame = Console(file=io.StringIO(), width=120, color_system=None)
+        frame.print(printer._render())
+    finally:
+        printer.stop()
+        writer.close()
+    drawn = frame.file.getvalue()
+    assert "run r1 running" in drawn
+    assert re.search(r"a0 g0 seed 0\.50\b", drawn), drawn

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -284,6 +285,28 @@ def test_reader_follows_live_writer():
     archive.close()
     writer.close()
     assert writer_files(path) == []
+
+
+def test_reader_reads_evaluation_built_earlier():
+    path, writer = build_run("running", pid=os.getpid())
+    archive = Archive.open_read_only(path)
+    loader = RunLoader(archive, RUN_ID)
+    try:
+        assert loader.refresh().evaluation_count == 9
+
+        # A Ray node builds its evaluation row before sending it, so a new row can be older
+        # than the rows read already.
+        built_long_ago = datetime(2000, 1, 1, tzinfo=UTC)
+        writer.add(evaluation_row(RUN_ID, "a3", "t4", 1.0, created_at=built_long_ago))
+        state = loader.refresh()
+        assert state.evaluation_count == 10
+        assert state.scores["a3"]["t4"] == 1.0
+        assert state.task_ids == ["t1", "t2", "t3", "t4"]
+
+        assert loader.refresh().evaluation_count == 10
+    finally:
+        archive.close()
+        writer.close()
 
 
 # The run state

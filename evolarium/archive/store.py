@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 ARCHIVE_FILE = "archive.db"
 READ_ONLY_BUSY_TIMEOUT_S = 2.0
 """How long a read-only connection waits for a lock before it reports the archive locked."""
+CONNECT_TIMEOUT_S = 10
+"""Seconds to wait for a PostgreSQL server to accept a connection."""
 SCHEMA_LOCK_KEY = 0x65766F6C
 """PostgreSQL advisory lock taken while a database's tables are created, so that two runs
 that start at once on an empty database do not both create them."""
@@ -427,7 +429,10 @@ def _engine_options(url: str | URL, *, read_only: bool) -> dict:
     options = "-c TimeZone=UTC"
     if read_only:
         options += " -c default_transaction_read_only=on"
-    return {"connect_args": {"options": options}, "pool_pre_ping": True}
+    # A server that does not accept the connection fails it after this many seconds, so a
+    # dashboard refresh or a command cannot hang on it.
+    connect_args = {"options": options, "connect_timeout": CONNECT_TIMEOUT_S}
+    return {"connect_args": connect_args, "pool_pre_ping": True}
 
 
 def _create_tables_once(connection: Connection) -> None:

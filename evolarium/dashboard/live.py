@@ -7,13 +7,13 @@ most once a second, in rich's refresh thread. A failed read keeps the last frame
 import logging
 import threading
 import time
-from pathlib import Path
 
 from rich.console import Console, RenderableType
 from rich.live import Live
 from rich.text import Text
 
 from evolarium.archive import Archive
+from evolarium.archive.location import ArchiveTarget
 from evolarium.dashboard import panels
 from evolarium.dashboard.progress import ProgressPrinter
 from evolarium.dashboard.state import DockerProbe, RunLoader
@@ -27,7 +27,7 @@ REFRESH_S = 1.0
 class LivePrinter(ProgressPrinter):
     """Prints the progress lines of ProgressPrinter above a live dashboard of the run."""
 
-    def __init__(self, console: Console, archive_path: Path, run_id: str) -> None:
+    def __init__(self, console: Console, archive_path: ArchiveTarget, run_id: str) -> None:
         # ProgressPrinter's spinner is a live display too, and rich allows one at a time.
         self.console = console
         self.status = None

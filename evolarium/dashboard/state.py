@@ -1,10 +1,11 @@
 """The state of one run as the dashboard shows it, read from a read-only archive.
 
 A RunLoader keeps a RunState and, on each refresh, reads only the evaluations,
-model calls and events added since the last one (their row ids grow), plus the
-run and agent rows, whose status changes in place. Scores per task, means,
-wins and the Pareto frontier are kept up to date as evaluations arrive, so a
-refresh of a large run costs little more than reading its new rows.
+model calls and events added since the last one, plus the run and agent rows,
+whose status changes in place. It runs the same SQL on a SQLite file and on a
+PostgreSQL database. Scores per task, means, wins and the Pareto frontier are
+kept up to date as evaluations arrive, so a refresh of a large run costs little
+more than reading its new rows.
 """
 
 import json
@@ -18,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from sqlalchemy import bindparam, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from evolarium.archive import Archive
@@ -41,6 +43,39 @@ OK_EVALUATION_OUTCOMES = {"ok", "exit_error"}
 # recording, is not an error.
 SUCCESSFUL_CALL_OUTCOMES = {"ok", "truncated", "replayed"}
 """Evaluation outcomes that are the agent's ordinary success or failure, not a problem."""
+
+EVALUATION_BATCH = 500
+"""Evaluation ids bound in one IN list, because SQLite before 3.32 allows 999 parameters."""
+
+# The queries of RunLoader, in SQL that SQLite and PostgreSQL both run. Times come back as
+# text from SQLite and as datetime from PostgreSQL, and epoch() reads both.
+RUN_QUERY = text(
+    "SELECT status, suite, model, selection, config_json, created_at, pid "
+    "FROM run WHERE id = :run_id"
+)
+EVALUATION_COUNT_QUERY = text("SELECT count(*) FROM evaluation WHERE run_id = :run_id")
+EVALUATION_IDS_QUERY = text("SELECT id FROM evaluation WHERE run_id = :run_id")
+EVALUATION_ROWS_QUERY = text(
+    "SELECT id, agent_id, task_id, score, outcome, tampering, created_at, stage "
+    "FROM evaluation WHERE id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+AGENTS_QUERY = text(
+    "SELECT id, parent_id, operator, generation, status, reason, created_at "
+    "FROM agent WHERE run_id = :run_id ORDER BY created_at, id"
+)
+# Model calls and events are read after the largest id read before. A run's writes go
+# through one Archive, whose lock is held until each commit, so its ids commit in order.
+# NOTE: on PostgreSQL, a second writer of the same run (evolarium replay --live while the
+# run goes on) can commit a lower id after a higher one, and the loader then misses that row.
+CALLS_QUERY = text(
+    "SELECT id, agent_id, task_id, evaluation_id, purpose, prompt_tokens, "
+    "completion_tokens, cost_usd, outcome, error, started_at "
+    "FROM modelcall WHERE run_id = :run_id AND id > :after ORDER BY id"
+)
+EVENTS_QUERY = text(
+    "SELECT id, time, kind, generation, agent_id, message, data_json "
+    "FROM event WHERE run_id = :run_id AND id > :after ORDER BY id"
+)
 
 
 @dataclass
@@ -255,7 +290,8 @@ class RunLoader:
         self.lock = threading.Lock()
         """Held while a refresh changes the state; take it to read the state from another
         thread."""
-        self._last_evaluation = 0
+        self._seen_evaluations: set[str] = set()
+        """Ids of the evaluation rows read so far, replays included."""
         self._last_call = 0
         self._last_event = 0
         self._finished_evaluations: set[str] = set()
@@ -287,11 +323,7 @@ class RunLoader:
 
     def _read_rows(self) -> None:
         with self.archive.engine.connect() as connection:
-            run = connection.exec_driver_sql(
-                "SELECT status, suite, model, selection, config_json, created_at, pid "
-                "FROM run WHERE id = ?",
-                (self.run_id,),
-            ).fetchone()
+            run = connection.execute(RUN_QUERY, {"run_id": self.run_id}).fetchone()
             if run is None:
                 raise ArchiveError(f"run {self.run_id} is not in archive {self.archive.url}")
             self._apply_run(run)
@@ -314,15 +346,10 @@ class RunLoader:
         state.config = config if isinstance(config, dict) else {}
 
     def _read_evaluations(self, connection) -> None:
-        rows = connection.exec_driver_sql(
-            "SELECT rowid, id, agent_id, task_id, score, outcome, tampering, created_at, stage "
-            "FROM evaluation WHERE run_id = ? AND rowid > ? ORDER BY rowid",
-            (self.run_id, self._last_evaluation),
-        ).fetchall()
-        for row in rows:
-            rowid, evaluation_id, agent_id, task_id, score, outcome, tampering, created = row[:8]
-            self._last_evaluation = rowid
-            if row[8] == REPLAY_STAGE:
+        for row in self._new_evaluation_rows(connection):
+            evaluation_id, agent_id, task_id, score, outcome, tampering, created, stage = row
+            self._seen_evaluations.add(evaluation_id)
+            if stage == REPLAY_STAGE:
                 # A re-run by evolarium replay, which never changes the run's scores.
                 continue
             self.state.add_evaluation(agent_id, task_id, float(score), epoch(created))
@@ -334,12 +361,29 @@ class RunLoader:
                 message = f"{agent_id} on {task_id}: {outcome}{detail}"
                 self.state.problems.append(Problem(epoch(created), "evaluation", message))
 
+    def _new_evaluation_rows(self, connection) -> list:
+        """Return the run's evaluations not read before, oldest created_at first."""
+        # PostgreSQL has no rowid, and no evaluation column grows in insertion order. Ids are
+        # random, and created_at is set when the row is built, on a Ray node for a remote
+        # evaluation, so a new row can be older than rows read before. So the loader keeps
+        # the ids it has read. It lists the run's ids only when the row count differs from
+        # theirs, which is enough because evolarium never deletes an evaluation.
+        parameters = {"run_id": self.run_id}
+        count = connection.execute(EVALUATION_COUNT_QUERY, parameters).scalar_one()
+        if count == len(self._seen_evaluations):
+            return []
+
+        ids = connection.execute(EVALUATION_IDS_QUERY, parameters).scalars()
+        new_ids = [value for value in ids if value not in self._seen_evaluations]
+        rows = []
+        for start in range(0, len(new_ids), EVALUATION_BATCH):
+            batch = {"ids": new_ids[start : start + EVALUATION_BATCH]}
+            rows += connection.execute(EVALUATION_ROWS_QUERY, batch).fetchall()
+        rows.sort(key=lambda row: (epoch(row[6]), row[0]))
+        return rows
+
     def _read_agents(self, connection) -> None:
-        rows = connection.exec_driver_sql(
-            "SELECT id, parent_id, operator, generation, status, reason, created_at "
-            "FROM agent WHERE run_id = ? ORDER BY created_at, rowid",
-            (self.run_id,),
-        ).fetchall()
+        rows = connection.execute(AGENTS_QUERY, {"run_id": self.run_id}).fetchall()
         agents = {}
         for agent_id, parent_id, operator, generation, status, reason, created in rows:
             agents[agent_id] = AgentRow(
@@ -352,12 +396,8 @@ class RunLoader:
         self.state.agents = agents
 
     def _read_calls(self, connection) -> None:
-        rows = connection.exec_driver_sql(
-            "SELECT id, agent_id, task_id, evaluation_id, purpose, prompt_tokens, "
-            "completion_tokens, cost_usd, outcome, error, started_at "
-            "FROM modelcall WHERE run_id = ? AND id > ? ORDER BY id",
-            (self.run_id, self._last_call),
-        ).fetchall()
+        parameters = {"run_id": self.run_id, "after": self._last_call}
+        rows = connection.execute(CALLS_QUERY, parameters).fetchall()
         state = self.state
         for row in rows:
             call_id, agent_id, task_id, evaluation_id, purpose = row[:5]
@@ -384,11 +424,8 @@ class RunLoader:
                 state.problems.append(Problem(started_at, "model call", message))
 
     def _read_events(self, connection) -> None:
-        rows = connection.exec_driver_sql(
-            "SELECT id, time, kind, generation, agent_id, message, data_json "
-            "FROM event WHERE run_id = ? AND id > ? ORDER BY id",
-            (self.run_id, self._last_event),
-        ).fetchall()
+        parameters = {"run_id": self.run_id, "after": self._last_event}
+        rows = connection.execute(EVENTS_QUERY, parameters).fetchall()
         for event_id, moment, kind, generation, agent_id, message, data_json in rows:
             self._last_event = event_id
             event = EventRow(

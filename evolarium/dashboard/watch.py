@@ -1,20 +1,20 @@
 """``evolarium watch``: follow a run from its archive, in a Textual app or as plain lines.
 
-The archive is opened read-only and polled. Watching changes nothing in it, and
-since archives use WAL mode, its reads do not make the run's writes wait.
+The archive, a SQLite file or a PostgreSQL database, is opened read-only and polled.
+Watching changes nothing in it, and its reads do not make the run's writes wait: a
+SQLite archive uses WAL mode, and a PostgreSQL read takes no lock that blocks a write
+of rows.
 """
 
 import logging
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from rich.console import Console
 from rich.text import Text
 
 from evolarium.archive import Archive
-from evolarium.archive.location import describe_target
 from evolarium.archive.reader import locate_run
 from evolarium.dashboard import panels
 from evolarium.dashboard.state import DockerProbe, EventRow, RunLoader, RunState
@@ -30,16 +30,8 @@ MAX_FAILED_REFRESHES = 30
 
 def open_run(query: str, *, docker: bool = True) -> RunLoader:
     """Find a run by id or prefix, open its archive read-only, and read it once."""
-    run_id, path = locate_run(query)
-    # NOTE: RunLoader's queries are written for SQLite (rowid, ? parameters), so watching
-    # a run archived in PostgreSQL is not supported yet.
-    if not isinstance(path, Path):
-        raise ArchiveError(
-            f"run {run_id} is stored in PostgreSQL ({describe_target(path)}), and evolarium "
-            f"watch reads SQLite archives only; follow it with `evolarium tree {run_id}` and "
-            "`evolarium runs`"
-        )
-    archive = Archive.open_read_only(path)
+    run_id, target = locate_run(query)
+    archive = Archive.open_read_only(target)
     loader = RunLoader(archive, run_id, docker=DockerProbe() if docker else None)
     try:
         loader.refresh()

@@ -183,7 +183,7 @@ def evaluate_on_node(
     # pool outlives the task, so the container that replaces a used one is warm for this
     # worker's next evaluation of the run. The run's end removes it with the run's other
     # containers, and an idle one ends by itself (scorer.pool_idle_s).
-    # NOTE: an idle worker's warm container holds no slot. Ray reuses idle workers first,
+    # NOTE: an idle worker's warm container uses no slot. Ray reuses idle workers first,
     # so a node's containers stay within its slots unless Ray starts more workers.
     os.environ[POOL_SIZE_ENV] = "1"
     close_scoring_pools(keep_run=request.run_id)

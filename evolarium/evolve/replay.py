@@ -107,9 +107,9 @@ def replay_evaluation(
     """Re-run the latest archived evaluation of ``agent_id`` on ``task_id``.
 
     ``archive_path_or_run`` is an archive file, a run directory, a PostgreSQL URL, or a
-    run id or unique prefix under the data directory. ``mode`` is "recorded" or "live" (see the module
-    docstring). Needs Docker and the sandbox image. Raises ArchiveError when the agent or
-    its evaluation is not in the archive.
+    run id or unique prefix under the data directory. ``mode`` is "recorded" or "live"
+    (see the module docstring). Needs Docker and the sandbox image. Raises ArchiveError
+    when the agent or its evaluation is not in the archive.
     """
     if mode not in MODES:
         raise ConfigError(f"unknown replay mode {mode!r}; choose one of {', '.join(MODES)}")

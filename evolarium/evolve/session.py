@@ -346,9 +346,7 @@ def spending_of(calls: list) -> Spending:
 def _progress_printer(
     console: Console, live: bool, run_id: str, archive_path: ArchiveTarget
 ) -> ProgressPrinter:
-    # NOTE: the live dashboard's reader (evolarium.dashboard.state) queries SQLite files
-    # only, so a run archived in PostgreSQL prints plain progress lines instead.
-    if live and console.is_terminal and isinstance(archive_path, Path):
+    if live and console.is_terminal:
         from evolarium.dashboard.live import LivePrinter
 
         return LivePrinter(console, archive_path, run_id)

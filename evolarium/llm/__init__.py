@@ -6,7 +6,7 @@ Every call is routed by a :class:`~evolarium.llm.router.Router` and handed to an
 recorder.
 
 The names below are imported on first use, because importing litellm takes seconds. So a
-process that needs only a light module, such as a Ray worker that holds the run's budget,
+process that needs only a light module, such as the Ray actor with the run's budget,
 starts fast.
 """
 
