@@ -5,6 +5,8 @@ litellm's "openai" provider as ModelConfig(model="openai/fake", api_base=fake.ur
 language model runs here; the embedded model is tested in test_local_model.py.
 """
 
+import http.client
+import json
 import socket
 import stat
 import threading
@@ -317,6 +319,78 @@ def test_recorder_failure_still_answers(fake: FakeProvider, socket_path: Path) -
 
     assert content == "still answered"
     assert gateway.calls == 1
+
+
+class UnixConnection(http.client.HTTPConnection):
+    """An HTTP/1.1 connection to a unix socket, to see when the server keeps or ends it."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__("gateway", timeout=30)
+        self.path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(str(self.path))
+
+
+def post(connection: UnixConnection, path: str, body: dict) -> http.client.HTTPResponse:
+    data = json.dumps(body).encode("utf-8")
+    connection.request("POST", path, body=data, headers={"Content-Type": "application/json"})
+    response = connection.getresponse()
+    response.read()
+    return response
+
+
+def test_connection_kept_alive_between_requests(
+    fake: FakeProvider, gateway: Gateway, records: list[CallRecord], socket_path: Path
+) -> None:
+    fake.add("first", "second")
+
+    with gateway.serve(socket_path, CONTEXT):
+        connection = UnixConnection(socket_path)
+        first = post(connection, "/v1/chat/completions", chat_body("one"))
+        first_socket = connection.sock
+        second = post(connection, "/v1/chat/completions", chat_body("two"))
+        second_socket = connection.sock
+        connection.close()
+
+    assert (first.status, second.status) == (200, 200)
+    assert first_socket is not None
+    assert second_socket is first_socket
+    assert [record.outcome for record in records] == ["ok", "ok"]
+
+
+def test_close_ends_idle_connection(
+    fake: FakeProvider, gateway: Gateway, records: list[CallRecord], socket_path: Path
+) -> None:
+    fake.add("before close", "after close")
+    served = gateway.serve(socket_path, CONTEXT)
+    connection = UnixConnection(socket_path)
+    assert post(connection, "/v1/chat/completions", chat_body("one")).status == 200
+
+    served.close()
+
+    with pytest.raises((http.client.HTTPException, OSError)):
+        post(connection, "/v1/chat/completions", chat_body("two"))
+    connection.close()
+    assert len(fake.requests) == 1
+    assert [record.outcome for record in records] == ["ok"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [("/v1/chat/completions", {"model": "m", "messages": "x" * (1 << 20)}), ("/v1/other", {})],
+)
+def test_unread_body_ends_connection(
+    gateway: Gateway, socket_path: Path, path: str, body: dict
+) -> None:
+    with gateway.serve(socket_path, CONTEXT):
+        connection = UnixConnection(socket_path)
+        response = post(connection, path, body)
+        connection.close()
+
+    assert response.status in (400, 404)
+    assert response.getheader("Connection") == "close"
 
 
 def test_socket_answers_before_record_and_close_waits_for_it(

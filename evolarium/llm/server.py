@@ -1,8 +1,10 @@
 """The gateway's OpenAI-compatible HTTP endpoint on a unix socket, one socket per sandbox.
 
 Routes: ``POST /v1/chat/completions`` and ``GET /v1/models``. Errors use OpenAI's body
-shape ``{"error": {"message": ..., "type": ...}}``. Each connection carries one request
-(HTTP/1.0), so no idle keep-alive connection outlives ``close()``.
+shape ``{"error": {"message": ..., "type": ...}}``. Connections are kept alive (HTTP/1.1)
+between requests, because a new connection and thread per request cost the client
+milliseconds. ``close()`` shuts down the reading side of every open connection, so no
+connection outlives it, and a request in flight still gets its response.
 
 A request with ``"stream": true`` gets an OpenAI-style server-sent event stream:
 ``data: <chat.completion.chunk>`` events, then ``data: [DONE]``. The gateway completes it
@@ -50,7 +52,8 @@ MAX_BODY_BYTES = 1 << 20
 # An oversized body is read and discarded up to this size, so that the client, which sends
 # the whole body before it reads, gets the 400 instead of a broken pipe.
 MAX_DISCARD_BYTES = 16 << 20
-# Seconds a client may take to send its request. The model's reply time is not limited here.
+# Seconds a client may take to send its request, and an open connection may stay idle. The
+# model's reply time is not limited here.
 READ_TIMEOUT_S = 60.0
 # Linux's sockaddr_un has room for 108 bytes, the trailing NUL included.
 MAX_SOCKET_PATH_BYTES = 107
@@ -71,15 +74,45 @@ class _UnixHTTPServer(socketserver.ThreadingUnixStreamServer):
     def __init__(self, path: Path, gateway: "Gateway", context: CallContext) -> None:
         self.gateway = gateway
         self.context = context
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        self._stopped = False
         super().__init__(str(path), _GatewayHandler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            if self._stopped:
+                self.shutdown_request(request)
+                return
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def stop_reading(self) -> None:
+        """Reject new connections, and end each open one after its request in flight."""
+        with self._connections_lock:
+            self._stopped = True
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RD)
+            except OSError:  # the client closed it meanwhile
+                continue
 
 
 class _GatewayHandler(BaseHTTPRequestHandler):
     server: _UnixHTTPServer
     server_version = "evolarium-gateway"
+    protocol_version = "HTTP/1.1"
     timeout = READ_TIMEOUT_S
 
     def do_GET(self) -> None:
+        if self.headers.get("Content-Length", "0").strip() not in ("", "0"):
+            self.close_connection = True  # the body is never read
         path = self._route()
         if path == MODELS_PATH:
             model = {
@@ -97,6 +130,7 @@ class _GatewayHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         path = self._route()
         if path != CHAT_PATH:
+            self.close_connection = True  # the body is never read
             if path == MODELS_PATH:
                 self._send_error(HTTPStatus.METHOD_NOT_ALLOWED, f"use GET for {MODELS_PATH}")
             else:
@@ -168,6 +202,9 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             raise InvalidRequestError(f"the request body is not valid JSON: {error}") from None
 
     def _read_body(self) -> bytes:
+        # A body that is not read to its end would be parsed as the next request, so every
+        # rejection below also ends the connection.
+        self.close_connection = True
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             raise InvalidRequestError(
                 "chunked request bodies are not supported; send Content-Length"
@@ -188,7 +225,12 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             raise InvalidRequestError(
                 f"the request body is {length} bytes; the limit is {MAX_BODY_BYTES} bytes (1 MiB)"
             )
-        return self.rfile.read(length)
+        body = self.rfile.read(length)
+        self.close_connection = len(body) < length or self._client_closes()
+        return body
+
+    def _client_closes(self) -> bool:
+        return self.headers.get("Connection", "").lower() == "close"
 
     def _discard(self, length: int) -> None:
         remaining = min(length, MAX_DISCARD_BYTES)
@@ -213,6 +255,8 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(data)
         except OSError as error:  # the client disconnected before the response was sent
@@ -225,13 +269,14 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             self.send_response(HTTPStatus.OK)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-cache")
+            self.send_header("Connection", "close")
             self.end_headers()
             for chunk in chunks:
                 self.wfile.write(b"data: " + json.dumps(chunk).encode("utf-8") + b"\n\n")
             self.wfile.write(STREAM_END)
         except OSError as error:  # the client disconnected during the stream
             logger.info("client of %s disconnected: %s", self.server.server_address, error)
-        # With HTTP/1.0 and no Content-Length, closing the connection ends the stream.
+        # The stream has no Content-Length, so closing the connection ends it.
         self.close_connection = True
 
     def address_string(self) -> str:
@@ -396,7 +441,8 @@ class GatewaySocket:
     def close(self) -> None:
         """Stop the server thread and remove the socket file.
 
-        Requests in flight still get their responses, but close() does not wait for them.
+        Open connections end after their request in flight, which still gets its response,
+        but close() does not wait for those requests.
         It waits for the records of calls whose responses were sent, so that a caller reading the
         archive after close() finds every call its client saw.
         """
@@ -406,6 +452,7 @@ class GatewaySocket:
             self._closed = True
 
         self._server.shutdown()
+        self._server.stop_reading()
         self._server.server_close()
         self._thread.join()
         self.path.unlink(missing_ok=True)
