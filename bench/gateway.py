@@ -30,13 +30,13 @@ Usage: python bench/gateway.py [--requests 300] [--rounds 3] [--clients 4]
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -120,29 +120,36 @@ Way = Callable[[int], list[float]]
 class FakeModelServer:
     """An OpenAI-compatible server on 127.0.0.1 that returns one fixed completion at once.
 
-    It speaks HTTP/1.1 with keep-alive, as real providers do, so that pooled clients reuse
-    their connections.
+    It runs in a process of its own, as a real provider runs elsewhere, so its threads do
+    not compete with the gateway's for the GIL. It speaks HTTP/1.1 with keep-alive, as real
+    providers do, so that pooled clients reuse their connections.
     """
 
     def __init__(self) -> None:
-        body = completion_body()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(body))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        context = multiprocessing.get_context("fork")
+        self._ports = context.Queue()
+        self._process = context.Process(target=_serve, args=(self._ports,), daemon=True)
+        self._port: int | None = None
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://127.0.0.1:{self._port}/v1"
 
     def __enter__(self) -> "FakeModelServer":
-        self._thread.start()
+        self._process.start()
+        self._port = self._ports.get(timeout=30)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        self._process.terminate()
+        self._process.join(timeout=30)
+
+
+def _serve(ports: Any) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(completion_body()))
+    server.daemon_threads = True
+    ports.put(server.server_address[1])
+    server.serve_forever()
 
 
 def completion_body() -> bytes:

@@ -360,6 +360,25 @@ def test_connection_kept_alive_between_requests(
     assert [record.outcome for record in records] == ["ok", "ok"]
 
 
+def test_stream_keeps_connection_alive(
+    fake: FakeProvider, gateway: Gateway, socket_path: Path
+) -> None:
+    fake.add("streamed reply", "plain reply")
+
+    with gateway.serve(socket_path, CONTEXT):
+        connection = UnixConnection(socket_path)
+        streamed = post(connection, "/v1/chat/completions", chat_body("one") | {"stream": True})
+        first_socket = connection.sock
+        plain = post(connection, "/v1/chat/completions", chat_body("two"))
+        second_socket = connection.sock
+        connection.close()
+
+    assert streamed.getheader("Content-Type") == "text/event-stream"
+    assert (streamed.status, plain.status) == (200, 200)
+    assert first_socket is not None
+    assert second_socket is first_socket
+
+
 def test_close_ends_idle_connection(
     fake: FakeProvider, gateway: Gateway, records: list[CallRecord], socket_path: Path
 ) -> None:

@@ -3,6 +3,7 @@
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -95,6 +96,8 @@ class Gateway:
         self._held = threading.local()
         self._unwritten = 0
         self._written = threading.Condition()
+        self._queue: deque[CallRecord] = deque()
+        self._writer: threading.Thread | None = None
         self._calls = 0
         self._prompt_tokens = 0
         self._completion_tokens = 0
@@ -400,10 +403,11 @@ class Gateway:
 
     @contextmanager
     def recording_after(self) -> Iterator[None]:
-        """Hold the records of this thread's calls in the block, and write them as it exits.
+        """Hold the records of this thread's calls in the block, and queue them as it exits.
 
-        Budgets and totals are charged at once; only the recorder's write waits. Until it is
-        done, ``wait_written`` waits for these records.
+        Budgets and totals are charged at once. A writer thread writes the queued records in
+        order, so the socket server reads the next request of a connection meanwhile. Until
+        they are written, ``wait_written`` waits for them.
         """
         held: list[CallRecord] = []
         self._held.records = held
@@ -411,11 +415,30 @@ class Gateway:
             yield
         finally:
             self._held.records = None
-            for record in held:
-                self._write(record)
-                with self._written:
-                    self._unwritten -= 1
-                    self._written.notify_all()
+            if held:
+                self._queue_records(held)
+
+    def _queue_records(self, records: list[CallRecord]) -> None:
+        with self._written:
+            self._queue.extend(records)
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write_queued, name="gateway-recorder", daemon=True
+                )
+                self._writer.start()
+
+    def _write_queued(self) -> None:
+        """Write queued records until the queue is empty, then end the thread."""
+        while True:
+            with self._written:
+                if not self._queue:
+                    self._writer = None
+                    return
+                record = self._queue.popleft()
+            self._write(record)
+            with self._written:
+                self._unwritten -= 1
+                self._written.notify_all()
 
     def wait_written(self, timeout_s: float) -> bool:
         """Wait until every record held by ``recording_after`` is written; False on timeout."""

@@ -265,19 +265,21 @@ class _GatewayHandler(BaseHTTPRequestHandler):
     def _send_stream(self, chunks: list[dict]) -> None:
         # NOTE: the first chunk is sent only when the whole reply is ready, because the
         # provider is called without streaming. A client sees no earlier first token.
+        # Since every event is known, the stream has a Content-Length and the connection
+        # stays open for the next request.
+        events = [b"data: " + json.dumps(chunk).encode("utf-8") + b"\n\n" for chunk in chunks]
+        data = b"".join(events) + STREAM_END
         try:
             self.send_response(HTTPStatus.OK)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-cache")
-            self.send_header("Connection", "close")
+            self.send_header("Content-Length", str(len(data)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
-            for chunk in chunks:
-                self.wfile.write(b"data: " + json.dumps(chunk).encode("utf-8") + b"\n\n")
-            self.wfile.write(STREAM_END)
+            self.wfile.write(data)
         except OSError as error:  # the client disconnected during the stream
             logger.info("client of %s disconnected: %s", self.server.server_address, error)
-        # The stream has no Content-Length, so closing the connection ends it.
-        self.close_connection = True
 
     def address_string(self) -> str:
         # Clients of a unix socket have no address, and the base class would index an empty one.
