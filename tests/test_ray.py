@@ -10,6 +10,7 @@ each runs one evaluation at a time.
 import threading
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,51 @@ def descends_from(pid: int, ancestor: int) -> bool:
             return False
         pid = int(stat.rsplit(")", 1)[1].split()[1])
     return False
+
+
+class GaugedModel:
+    """The scripted model, counting requests in flight at the fake provider.
+
+    Each request is held until another one is in flight, or for ``hold_s`` at most, so
+    calls that no limit holds back overlap here.
+    """
+
+    def __init__(self, model, hold_s: float) -> None:
+        self.model = model
+        self.hold_s = hold_s
+        self.max_in_flight = 0
+        self._in_flight = 0
+        self._lock = threading.Lock()
+        self._overlap = threading.Event()
+
+    def __call__(self, request: dict):
+        with self._lock:
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+            if self._in_flight > 1:
+                self._overlap.set()
+        self._overlap.wait(self.hold_s)
+        try:
+            return self.model(request)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+
+def test_ray_max_concurrent_counts_whole_cluster(ray_cluster, docker_client, sandbox_image):
+    """With max_concurrent = 1, evaluations on two nodes never call the model at once."""
+    cluster, _ = ray_cluster
+    tasks = list(load_suite("builtin").tasks[:TASK_COUNT])
+    gauge = GaugedModel(scripted_model(tasks), hold_s=0.5)
+    with FakeProvider([gauge] * 100) as fake:
+        config = ray_config(fake, cluster.address)
+        config = replace(config, model=replace(config.model, max_concurrent=1))
+        run_id, archive = run_and_open(config)
+
+    evaluations = check_stored_once(archive, run_id)
+    assert len(evaluations) == TASK_COUNT * 2
+    for evaluation in evaluations:
+        assert evaluation.score == 1.0, evaluation.test_output
+    assert gauge.max_in_flight == 1
+    assert archive.run(run_id).status == "finished"
+    assert evolarium_containers(docker_client, run_id) == []

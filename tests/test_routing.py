@@ -6,6 +6,7 @@ its own 127.0.0.1 port, stand for different models. ``fast`` serves "openai/fast
 language model runs here.
 """
 
+import asyncio
 import json
 import threading
 import tomllib
@@ -580,3 +581,39 @@ def test_run_stored_before_routes_resumes_unchanged() -> None:
         del stored["model"][key]
 
     assert config_differences(stored, RunConfig.from_dict(stored).to_dict()) == []
+
+
+# The run-wide concurrency limits of a Ray cluster (slots.py), without Ray
+
+
+def test_slot_ledger_waits_for_release() -> None:
+    from evolarium.llm.slots import SlotLedger
+
+    async def scenario() -> tuple[bool, int]:
+        ledger = SlotLedger({"openai/fast": 1})
+        first = await ledger.acquire("openai/fast", lease_s=60)
+        second = asyncio.create_task(ledger.acquire("openai/fast", lease_s=60))
+        await asyncio.sleep(0.05)
+        waited = not second.done()
+        await ledger.release("openai/fast", first)
+        await asyncio.wait_for(second, timeout=10)
+        return waited, await ledger.in_flight("openai/fast")
+
+    waited, in_flight = asyncio.run(scenario())
+    assert waited
+    assert in_flight == 1
+
+
+def test_slot_ledger_expires_lost_lease(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lease whose holder died ends after lease_s, so the slot is not lost for good."""
+    from evolarium.llm import slots
+
+    monkeypatch.setattr(slots, "POLL_S", 0.05)
+
+    async def scenario() -> int:
+        ledger = slots.SlotLedger({"openai/fast": 1})
+        await ledger.acquire("openai/fast", lease_s=0.2)  # never released
+        await asyncio.wait_for(ledger.acquire("openai/fast", lease_s=60), timeout=10)
+        return await ledger.in_flight("openai/fast")
+
+    assert asyncio.run(scenario()) == 1

@@ -9,7 +9,9 @@ more sandbox containers than it declares.
 Agent code and task directories travel as content-addressed gzip tars
 (``archive.snapshot.pack_dir``), put in Ray's object store once per hash. Model calls
 go through a gateway inside the task's worker process. That gateway checks and
-charges one budget actor, so budgets stay global to the run. The gateway's call
+charges one budget actor, so budgets stay global to the run, and it takes the slots
+of models with ``max_concurrent`` from one SlotLedger actor, so those limits count
+every request of the run. The gateway's call
 records, the evaluation and the final workspace come back with the result, and the
 loop's process stores them, because it is the archive's only writer.
 
@@ -42,6 +44,7 @@ from evolarium.llm.pricing import call_cost
 from evolarium.llm.recording import to_row
 from evolarium.llm.router import ModelConfig
 from evolarium.llm.routing import Routes
+from evolarium.llm.slots import RemoteLimits, SlotLedger
 from evolarium.sandbox import Limits
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,8 @@ MAX_RETRIES = 3
 """Ray retries of an evaluation whose worker or node died."""
 INSTALL_HINT = "pip install 'evolarium[ray]'"
 REAP_ATTEMPTS = 5
+LEASE_MARGIN_S = 30.0
+"""Seconds a slot lease outlasts the longest request timeout, after which it ends by itself."""
 CONNECT_TIMEOUT_S = 5
 """Seconds to wait for a TCP connection to a Ray head node before giving up."""
 
@@ -123,6 +128,12 @@ class RemoteMeter:
         return _ray().get(self.ledger.spending.remote())
 
 
+def remote_limits(slots: Any, routes: Routes) -> RemoteLimits:
+    """Return limits held by the ``slots`` actor, with leases as long as a request can take."""
+    lease_s = routes.longest_timeout_s() + LEASE_MARGIN_S
+    return RemoteLimits(slots, routes.limits.limited(), lease_s)
+
+
 def _ray() -> Any:
     import ray
 
@@ -153,7 +164,7 @@ class _CollectingArchive:
 
 
 def evaluate_on_node(
-    request: NodeRequest, agent_code: bytes, task_code: bytes, ledger: Any
+    request: NodeRequest, agent_code: bytes, task_code: bytes, ledger: Any, slots: Any = None
 ) -> NodeResult:
     """Run one evaluation on this node's Docker daemon; the body of the Ray task.
 
@@ -175,8 +186,9 @@ def evaluate_on_node(
     _reap(remove_orphans, client)
 
     collector = _CollectingArchive()
-    # NOTE: max_concurrent limits count the requests of this worker only, not the cluster's.
     routes = Routes(request.model, request.purposes, request.aliases)
+    if slots is not None:
+        routes.limits = remote_limits(slots, routes)
     gateway = Gateway(routes, recorder=collector.record)
     gateway.meter = RemoteMeter(ledger, Budget())
     # One warm scoring container per worker process: the task's second sandbox slot. The
@@ -321,6 +333,10 @@ class RayExecutor:
         self._ledger = self._start_ledger(gateway.meter)
         self._local_meter = gateway.meter
         gateway.meter = RemoteMeter(self._ledger, gateway.meter.budget)
+        self._local_limits = gateway.routes.limits
+        self._slots = self._start_slots(gateway.routes)
+        if self._slots is not None:
+            gateway.routes.limits = remote_limits(self._slots, gateway.routes)
         self._remote = self.ray.remote(evaluate_on_node).options(
             num_cpus=0,
             resources={SLOT_RESOURCE: SLOTS_PER_EVALUATION},
@@ -357,6 +373,20 @@ class RayExecutor:
             f"ray start --resources '{{\"{SLOT_RESOURCE}\": 4}}'"
         )
 
+    def _start_slots(self, routes: Routes) -> Any:
+        """Start the actor of the run's concurrency limits, or return None without limits."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        limits = routes.limits.limited()
+        if not limits:
+            return None
+        driver_node = self.ray.get_runtime_context().get_node_id()
+        actor = self.ray.remote(SlotLedger).options(
+            num_cpus=0,
+            scheduling_strategy=NodeAffinitySchedulingStrategy(driver_node, soft=False),
+        )
+        return actor.remote(limits)
+
     def _start_ledger(self, meter: BudgetMeter) -> Any:
         """Start the budget actor on this process's node, from the loop's spending so far."""
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -384,7 +414,9 @@ class RayExecutor:
         agent_code = self._object_for(job.code_hash, job.agent_dir)
         task_code = self._object_for(f"task:{job.task.root}", job.task.root)
         try:
-            result = self.ray.get(self._remote.remote(request, agent_code, task_code, self._ledger))
+            result = self.ray.get(
+                self._remote.remote(request, agent_code, task_code, self._ledger, self._slots)
+            )
         except self.ray.exceptions.RayTaskError as error:
             raise error.as_instanceof_cause() from None
         except self.ray.exceptions.RayError as error:
@@ -428,8 +460,11 @@ class RayExecutor:
         spending = self.gateway.meter.run
         self.gateway.meter = self._local_meter
         self._local_meter.run = spending
+        self.gateway.routes.limits = self._local_limits
         self._reap_nodes()
         self.ray.kill(self._ledger)
+        if self._slots is not None:
+            self.ray.kill(self._slots)
         if self._owns_ray:
             self.ray.shutdown()
 

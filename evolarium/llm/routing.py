@@ -157,6 +157,10 @@ class ConcurrencyLimits:
         """Return the max requests in flight to ``model``, or None for no limit."""
         return self._limits.get(model)
 
+    def limited(self) -> dict[str, int]:
+        """Return the max requests in flight of each limited model string."""
+        return dict(self._limits)
+
     @contextmanager
     def slot(self, model: str) -> Iterator[None]:
         """Hold one of ``model``'s slots for the body of the with block; wait for a free one."""
@@ -256,6 +260,10 @@ class Routes:
         """Return the api_base of every router that has one, each once."""
         bases = (router.config.api_base for router in self.routers())
         return list(dict.fromkeys(base for base in bases if base is not None))
+
+    def longest_timeout_s(self) -> float:
+        """Return the longest request timeout of any router, in seconds."""
+        return max(router.config.timeout_s for router in self.routers())
 
     def api_keys(self) -> list[str]:
         """Return the configured api_key of every router, for masking in error texts."""
