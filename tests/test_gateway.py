@@ -396,6 +396,47 @@ def test_close_ends_idle_connection(
     assert [record.outcome for record in records] == ["ok"]
 
 
+def test_close_skips_pipelined_requests(
+    fake: FakeProvider, gateway: Gateway, records: list[CallRecord], socket_path: Path
+) -> None:
+    """Requests sent ahead on a connection are not served once close() has returned."""
+    arrived = threading.Event()
+    release = threading.Event()
+
+    def held_reply(request: dict) -> str:
+        arrived.set()
+        assert release.wait(timeout=30), "the test never released the reply"
+        return "in flight"
+
+    fake.add(held_reply, "pipelined", "pipelined")
+    served = gateway.serve(socket_path, CONTEXT)
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.settimeout(30)
+    client.connect(str(socket_path))
+    data = json.dumps(chat_body("one")).encode("utf-8")
+    request = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\n"
+        + f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+        + data
+    )
+    client.sendall(request * 3)
+    assert arrived.wait(timeout=30)
+
+    served.close()
+    release.set()
+    reply = b""
+    while chunk := client.recv(65536):
+        reply += chunk
+    client.close()
+
+    assert reply.startswith(b"HTTP/1.0 200") or reply.startswith(b"HTTP/1.1 200")
+    assert reply.count(b"HTTP/1.") == 1
+    assert len(fake.requests) == 1
+    # The request in flight at close() is recorded once its response is sent.
+    assert gateway.wait_written(30)
+    assert [record.outcome for record in records] == ["ok"]
+
+
 @pytest.mark.parametrize(
     ("path", "body"),
     [("/v1/chat/completions", {"model": "m", "messages": "x" * (1 << 20)}), ("/v1/other", {})],

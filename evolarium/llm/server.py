@@ -76,12 +76,14 @@ class _UnixHTTPServer(socketserver.ThreadingUnixStreamServer):
         self.context = context
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
-        self._stopped = False
+        self.stopped = False
+        """Set by close(): requests that arrive later, even on an open connection, are not
+        served."""
         super().__init__(str(path), _GatewayHandler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
-            if self._stopped:
+            if self.stopped:
                 self.shutdown_request(request)
                 return
             self._connections.add(request)
@@ -95,7 +97,7 @@ class _UnixHTTPServer(socketserver.ThreadingUnixStreamServer):
     def stop_reading(self) -> None:
         """Reject new connections, and end each open one after its request in flight."""
         with self._connections_lock:
-            self._stopped = True
+            self.stopped = True
             connections = list(self._connections)
         for connection in connections:
             try:
@@ -146,7 +148,21 @@ class _GatewayHandler(BaseHTTPRequestHandler):
 
         self._complete(request)
 
+    def handle_one_request(self) -> None:
+        # Requests that a client sent ahead on a kept-alive connection can still be buffered
+        # here after close(), so each one is checked before it is read.
+        if self.server.stopped:
+            self.close_connection = True
+            return
+        super().handle_one_request()
+
     def _complete(self, request: object) -> None:
+        if self.server.stopped:
+            self.close_connection = True
+            self._send_error(
+                HTTPStatus.SERVICE_UNAVAILABLE, "the gateway is closed", "service_unavailable"
+            )
+            return
         # The call's record is written after the response is sent, off the client's time.
         with self.server.gateway.recording_after():
             self._complete_now(request)
