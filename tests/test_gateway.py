@@ -10,6 +10,7 @@ import json
 import socket
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -432,9 +433,73 @@ def test_close_skips_pipelined_requests(
     assert reply.startswith(b"HTTP/1.0 200") or reply.startswith(b"HTTP/1.1 200")
     assert reply.count(b"HTTP/1.") == 1
     assert len(fake.requests) == 1
-    # The request in flight at close() is recorded once its response is sent.
-    assert gateway.wait_written(30)
+    # The request in flight at close() is recorded once its response is ready.
+    assert served.wait_written(30)
     assert [record.outcome for record in records] == ["ok"]
+
+
+def raw_post(version: str, body: dict) -> bytes:
+    data = json.dumps(body).encode("utf-8")
+    head = f"POST /v1/chat/completions {version}\r\nHost: gateway\r\n"
+    return head.encode() + f"Content-Length: {len(data)}\r\n\r\n".encode() + data
+
+
+def test_http10_request_ends_connection(
+    fake: FakeProvider, gateway: Gateway, socket_path: Path
+) -> None:
+    fake.add("old client")
+    with gateway.serve(socket_path, CONTEXT):
+        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        client.settimeout(30)
+        client.connect(str(socket_path))
+        client.sendall(raw_post("HTTP/1.0", chat_body("one")))
+        reply = b""
+        while chunk := client.recv(65536):  # times out if the server keeps the connection
+            reply += chunk
+        client.close()
+
+    assert b" 200 " in reply.split(b"\r\n", 1)[0]
+    assert b"Connection: close" in reply
+
+
+def test_connections_per_socket_limited(gateway: Gateway, socket_path: Path) -> None:
+    from evolarium.llm.server import MAX_CONNECTIONS
+
+    with gateway.serve(socket_path, CONTEXT):
+        idle = []
+        for _ in range(MAX_CONNECTIONS):
+            connection = UnixConnection(socket_path)
+            connection.request("GET", "/v1/models")
+            assert connection.getresponse().read()
+            idle.append(connection)
+
+        extra = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        extra.settimeout(30)
+        extra.connect(str(socket_path))
+        extra.sendall(b"GET /v1/models HTTP/1.1\r\nHost: gateway\r\n\r\n")
+        try:
+            rejected = extra.recv(65536)
+        except ConnectionResetError:  # closed with the request unread
+            rejected = b""
+        extra.close()
+
+        # Once a connection ends, its server thread frees the place for a new one.
+        idle.pop().close()
+        status = None
+        deadline = time.monotonic() + 30
+        while status is None and time.monotonic() < deadline:
+            later = UnixConnection(socket_path)
+            try:
+                later.request("GET", "/v1/models")
+                status = later.getresponse().status
+            except (http.client.HTTPException, OSError):
+                time.sleep(0.05)
+            later.close()
+        for connection in idle:
+            connection.close()
+
+    assert rejected == b""
+    assert status == 200
 
 
 @pytest.mark.parametrize(
@@ -475,7 +540,7 @@ def test_socket_answers_before_record_and_close_waits_for_it(
     assert recording.wait(timeout=30)
     assert records == []
     assert gateway.calls == 1  # totals and budgets are charged before the response
-    assert not gateway.wait_written(0.05)
+    assert not served.wait_written(0.05)
 
     closer = threading.Thread(target=served.close)
     closer.start()
@@ -486,7 +551,31 @@ def test_socket_answers_before_record_and_close_waits_for_it(
     closer.join(timeout=30)
     assert not closer.is_alive()
     assert [record.outcome for record in records] == ["ok"]
-    assert gateway.wait_written(0)
+    assert served.wait_written(0)
+
+
+def test_record_written_while_client_never_reads(
+    fake: FakeProvider, gateway: Gateway, records: list[CallRecord], socket_path: Path
+) -> None:
+    """A client that never reads its large reply holds back neither the record nor close()."""
+    fake.add("x " * 600_000)
+    served = gateway.serve(socket_path, CONTEXT)
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.connect(str(socket_path))
+    data = json.dumps(chat_body("big")).encode("utf-8")
+    client.sendall(
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\n"
+        + f"Content-Length: {len(data)}\r\n\r\n".encode()
+        + data
+    )
+
+    assert served.wait_written(30)
+    deadline = time.monotonic() + 30
+    while not records and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [record.outcome for record in records] == ["ok"]
+    served.close()
+    client.close()
 
 
 def test_concurrent_calls_recorded_once(

@@ -1,7 +1,8 @@
 """Spending limits enforced at the gateway: per run and per evaluation.
 
 The gateway checks a budget before each attempt and charges it after, so a
-limit is never passed by more than the one call that crossed it. A call
+limit is passed by at most the calls that were in flight when it was crossed:
+one call when calls come one at a time. A call
 refused for the budget gets an OpenAI-style error (HTTP 429, type
 ``insufficient_quota``) that an agent in a sandbox can read, and the loop stops
 the run once the run's budget is spent.
@@ -64,6 +65,8 @@ class BudgetMeter:
 
     def check(self, context: CallContext) -> None:
         """Raise BudgetExceededError if the call's run or evaluation has no budget left."""
+        # NOTE: a check reserves nothing, so calls sent at once all pass the same check,
+        # and a --max-calls limit can be passed by the number of calls in flight.
         with self._lock:
             reason = self._run_exhausted() or self._evaluation_exhausted(context)
         if reason:

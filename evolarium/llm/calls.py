@@ -1,6 +1,7 @@
 """Model calls at the gateway: context, record, request validation and errors."""
 
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -140,3 +141,25 @@ def validate_request(request: object) -> dict:
     _check_messages(request.get("messages"))
     _check_options(request)
     return request
+
+
+class PendingRecords:
+    """A count of queued call records that are not written yet, and a wait for none."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._changed = threading.Condition()
+
+    def add(self) -> None:
+        with self._changed:
+            self._count += 1
+
+    def done(self) -> None:
+        with self._changed:
+            self._count -= 1
+            self._changed.notify_all()
+
+    def wait(self, timeout_s: float) -> bool:
+        """Wait until every counted record is written; return False on timeout."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._count == 0, timeout=timeout_s)

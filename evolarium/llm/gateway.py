@@ -18,6 +18,7 @@ from evolarium.llm.calls import (
     CallContext,
     CallRecord,
     InvalidRequestError,
+    PendingRecords,
     ProviderError,
     Recorder,
     validate_request,
@@ -62,8 +63,8 @@ class Gateway:
 
     The recorder is called once per call, with a lock held, so it need not be thread-safe.
     An exception from the recorder is logged and does not change the call's result. Inside
-    ``recording_after()`` a thread's records are written when the block exits, so that the
-    socket server can send a response before it writes the call's record.
+    ``queued_recording()`` a writer thread writes a thread's records, so that the socket
+    server sends a response without waiting for its record.
     ``calls`` counts every call, rejected and failed ones included. The token totals add
     up the usage that providers report for successful calls.
 
@@ -93,10 +94,9 @@ class Gateway:
         self._recorder = recorder
         self._totals_lock = threading.Lock()
         self._recorder_lock = threading.Lock()
-        self._held = threading.local()
-        self._unwritten = 0
-        self._written = threading.Condition()
-        self._queue: deque[CallRecord] = deque()
+        self._pending = threading.local()
+        self._queue: deque[tuple[CallRecord, PendingRecords]] = deque()
+        self._queue_lock = threading.Lock()
         self._writer: threading.Thread | None = None
         self._calls = 0
         self._prompt_tokens = 0
@@ -393,34 +393,30 @@ class Gateway:
 
         if self._recorder is None:
             return
-        held: list[CallRecord] | None = getattr(self._held, "records", None)
-        if held is not None:
-            with self._written:
-                self._unwritten += 1
-            held.append(record)
+        pending: PendingRecords | None = getattr(self._pending, "records", None)
+        if pending is not None:
+            pending.add()
+            self._queue_record(record, pending)
             return
         self._write(record)
 
     @contextmanager
-    def recording_after(self) -> Iterator[None]:
-        """Hold the records of this thread's calls in the block, and queue them as it exits.
+    def queued_recording(self, pending: PendingRecords) -> Iterator[None]:
+        """Queue the records of this thread's calls in the block for a writer thread.
 
-        Budgets and totals are charged at once. A writer thread writes the queued records in
-        order, so the socket server reads the next request of a connection meanwhile. Until
-        they are written, ``wait_written`` waits for them.
+        Budgets and totals are charged at once. The writer thread writes queued records in
+        order while the socket server sends the response, and ``pending`` counts the
+        records still to write, so that their socket can wait for its own.
         """
-        held: list[CallRecord] = []
-        self._held.records = held
+        self._pending.records = pending
         try:
             yield
         finally:
-            self._held.records = None
-            if held:
-                self._queue_records(held)
+            self._pending.records = None
 
-    def _queue_records(self, records: list[CallRecord]) -> None:
-        with self._written:
-            self._queue.extend(records)
+    def _queue_record(self, record: CallRecord, pending: PendingRecords) -> None:
+        with self._queue_lock:
+            self._queue.append((record, pending))
             if self._writer is None:
                 self._writer = threading.Thread(
                     target=self._write_queued, name="gateway-recorder", daemon=True
@@ -430,20 +426,15 @@ class Gateway:
     def _write_queued(self) -> None:
         """Write queued records until the queue is empty, then end the thread."""
         while True:
-            with self._written:
+            with self._queue_lock:
                 if not self._queue:
                     self._writer = None
                     return
-                record = self._queue.popleft()
-            self._write(record)
-            with self._written:
-                self._unwritten -= 1
-                self._written.notify_all()
-
-    def wait_written(self, timeout_s: float) -> bool:
-        """Wait until every record held by ``recording_after`` is written; False on timeout."""
-        with self._written:
-            return self._written.wait_for(lambda: self._unwritten == 0, timeout=timeout_s)
+                record, pending = self._queue.popleft()
+            try:
+                self._write(record)
+            finally:
+                pending.done()
 
     def _write(self, record: CallRecord) -> None:
         if self._recorder is None:

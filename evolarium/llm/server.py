@@ -21,6 +21,7 @@ import re
 import socket
 import socketserver
 import stat
+import sys
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
@@ -34,6 +35,7 @@ from evolarium.llm.budget import BudgetExceededError
 from evolarium.llm.calls import (
     CallContext,
     InvalidRequestError,
+    PendingRecords,
     ProviderError,
     includes_usage,
     is_streamed,
@@ -52,12 +54,15 @@ MAX_BODY_BYTES = 1 << 20
 # An oversized body is read and discarded up to this size, so that the client, which sends
 # the whole body before it reads, gets the 400 instead of a broken pipe.
 MAX_DISCARD_BYTES = 16 << 20
-# Seconds a client may take to send its request, and an open connection may stay idle. The
-# model's reply time is not limited here.
+# Seconds an open connection may stay silent, while idle or within a request. A client that
+# sends a byte now and then keeps its connection, but MAX_CONNECTIONS bounds what it holds.
+# The model's reply time is not limited here.
 READ_TIMEOUT_S = 60.0
 # Linux's sockaddr_un has room for 108 bytes, the trailing NUL included.
 MAX_SOCKET_PATH_BYTES = 107
-# Seconds close() waits for the records of calls whose responses were already sent.
+# Open connections of one socket, each with a server thread. One sandbox has one socket.
+MAX_CONNECTIONS = 32
+# Seconds close() waits for the records of this socket's calls that are not written yet.
 RECORD_WAIT_S = 30.0
 # Words of the reply's content in each chunk of a streamed response.
 WORDS_PER_CHUNK = 16
@@ -70,10 +75,15 @@ def _error_body(message: str, error_type: str) -> dict[str, Any]:
 
 class _UnixHTTPServer(socketserver.ThreadingUnixStreamServer):
     daemon_threads = True
+    # Connections waiting to be accepted. A client with a timeout, such as httpx, fails at
+    # once when this queue is full, and Python's default of 5 was full at 10 parallel connects.
+    request_queue_size = 128
 
     def __init__(self, path: Path, gateway: "Gateway", context: CallContext) -> None:
         self.gateway = gateway
         self.context = context
+        self.pending = PendingRecords()
+        """The records of this socket's calls that the gateway's writer has not written."""
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         self.stopped = False
@@ -83,11 +93,26 @@ class _UnixHTTPServer(socketserver.ThreadingUnixStreamServer):
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
-            if self.stopped:
-                self.shutdown_request(request)
-                return
-            self._connections.add(request)
+            rejected = self.stopped or len(self._connections) >= MAX_CONNECTIONS
+            if not rejected:
+                self._connections.add(request)
+        if rejected:
+            # Each connection uses a thread and a file descriptor of the host process.
+            logger.warning(
+                "rejected a connection to %s: %d are open, the limit is %d",
+                self.server_address,
+                len(self._connections),
+                MAX_CONNECTIONS,
+            )
+            self.shutdown_request(request)
+            return
         super().process_request(request, client_address)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that resets its connection is common and harmless, so it gets one log
+        # line instead of the base class's traceback on stderr.
+        error = sys.exc_info()[1]
+        logger.info("connection to %s ended with an error: %r", self.server_address, error)
 
     def shutdown_request(self, request: Any) -> None:
         with self._connections_lock:
@@ -164,7 +189,7 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             )
             return
         # The call's record is written after the response is sent, off the client's time.
-        with self.server.gateway.recording_after():
+        with self.server.gateway.queued_recording(self.server.pending):
             self._complete_now(request)
 
     def _complete_now(self, request: object) -> None:
@@ -219,7 +244,9 @@ class _GatewayHandler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         # A body that is not read to its end would be parsed as the next request, so every
-        # rejection below also ends the connection.
+        # rejection below also ends the connection. parse_request() has already decided
+        # from the HTTP version and the Connection header whether the client keeps it.
+        self._closes_after_request = self.close_connection
         self.close_connection = True
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             raise InvalidRequestError(
@@ -242,11 +269,8 @@ class _GatewayHandler(BaseHTTPRequestHandler):
                 f"the request body is {length} bytes; the limit is {MAX_BODY_BYTES} bytes (1 MiB)"
             )
         body = self.rfile.read(length)
-        self.close_connection = len(body) < length or self._client_closes()
+        self.close_connection = len(body) < length or self._closes_after_request
         return body
-
-    def _client_closes(self) -> bool:
-        return self.headers.get("Connection", "").lower() == "close"
 
     def _discard(self, length: int) -> None:
         remaining = min(length, MAX_DISCARD_BYTES)
@@ -432,7 +456,6 @@ class GatewaySocket:
     def __init__(self, gateway: "Gateway", path: Path, context: CallContext) -> None:
         self.path = path
         self.context = context
-        self._gateway = gateway
         self._closed = False
         self._close_lock = threading.Lock()
 
@@ -474,13 +497,17 @@ class GatewaySocket:
         self._server.server_close()
         self._thread.join()
         self.path.unlink(missing_ok=True)
-        if not self._gateway.wait_written(RECORD_WAIT_S):
+        if not self.wait_written(RECORD_WAIT_S):
             logger.warning(
-                "records of calls with sent responses on %s were not written within %.0f s",
+                "records of calls on %s were not written within %.0f s",
                 self.path,
                 RECORD_WAIT_S,
             )
         logger.info("gateway stopped on %s", self.path)
+
+    def wait_written(self, timeout_s: float) -> bool:
+        """Wait until the records of this socket's calls are written; False on timeout."""
+        return self._server.pending.wait(timeout_s)
 
     def __enter__(self) -> "GatewaySocket":
         return self

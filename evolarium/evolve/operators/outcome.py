@@ -69,8 +69,8 @@ class Verdict:
 class WatchedGateway:
     """A gateway wrapper that keeps every reply served through its sockets.
 
-    ``run_agent`` only calls ``serve``; the socket server calls ``complete``, ``reject``,
-    ``recording_after`` and ``wait_written`` and reads ``router``. Each call still goes
+    ``run_agent`` only calls ``serve``; the socket server calls ``complete``, ``reject``
+    and ``queued_recording`` and reads ``router``. Each call still goes
     through the wrapped gateway, so it is routed, budgeted and recorded as usual. Replies
     arrive on server threads, hence the lock.
     """
@@ -95,11 +95,8 @@ class WatchedGateway:
     def reject(self, *args, **kwargs):
         return self._gateway.reject(*args, **kwargs)
 
-    def recording_after(self):
-        return self._gateway.recording_after()
-
-    def wait_written(self, timeout_s: float) -> bool:
-        return self._gateway.wait_written(timeout_s)
+    def queued_recording(self, pending):
+        return self._gateway.queued_recording(pending)
 
     def complete(self, request: dict, context: CallContext) -> dict:
         try:
