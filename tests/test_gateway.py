@@ -554,28 +554,29 @@ def test_socket_answers_before_record_and_close_waits_for_it(
     assert served.wait_written(0)
 
 
-def test_record_written_while_client_never_reads(
-    fake: FakeProvider, gateway: Gateway, records: list[CallRecord], socket_path: Path
+def test_stalled_client_does_not_delay_other_socket(
+    fake: FakeProvider, gateway: Gateway, records: list[CallRecord], tmp_path: Path
 ) -> None:
-    """A client that never reads its large reply holds back neither the record nor close()."""
-    fake.add("x " * 600_000)
-    served = gateway.serve(socket_path, CONTEXT)
+    """A client that never reads its large reply holds back only its own socket's close()."""
+    fake.add("x " * 600_000, "small")
+    stalled = gateway.serve(tmp_path / "a" / "llm.sock", CONTEXT)
+    other = gateway.serve(tmp_path / "b" / "llm.sock", CONTEXT)
     client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    client.connect(str(socket_path))
-    data = json.dumps(chat_body("big")).encode("utf-8")
-    client.sendall(
-        b"POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\n"
-        + f"Content-Length: {len(data)}\r\n\r\n".encode()
-        + data
-    )
-
-    assert served.wait_written(30)
+    client.connect(str(stalled.path))
+    client.sendall(raw_post("HTTP/1.1", chat_body("big")))
     deadline = time.monotonic() + 30
-    while not records and time.monotonic() < deadline:
+    while not fake.requests and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert [record.outcome for record in records] == ["ok"]
-    served.close()
-    client.close()
+
+    assert ask(openai_client(other.path), "small?") == "small"
+    other.close()
+
+    assert other.wait_written(0)
+    assert not stalled.wait_written(0)  # its reply is still being sent
+    client.close()  # the send fails, and the record is queued
+    assert stalled.wait_written(30)
+    stalled.close()
+    assert sorted(record.outcome for record in records) == ["ok", "ok"]
 
 
 def test_concurrent_calls_recorded_once(

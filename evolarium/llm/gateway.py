@@ -94,7 +94,7 @@ class Gateway:
         self._recorder = recorder
         self._totals_lock = threading.Lock()
         self._recorder_lock = threading.Lock()
-        self._pending = threading.local()
+        self._held = threading.local()
         self._queue: deque[tuple[CallRecord, PendingRecords]] = deque()
         self._queue_lock = threading.Lock()
         self._writer: threading.Thread | None = None
@@ -393,26 +393,31 @@ class Gateway:
 
         if self._recorder is None:
             return
-        pending: PendingRecords | None = getattr(self._pending, "records", None)
-        if pending is not None:
+        held: tuple[PendingRecords, list[CallRecord]] | None = getattr(self._held, "records", None)
+        if held is not None:
+            pending, records = held
             pending.add()
-            self._queue_record(record, pending)
+            records.append(record)
             return
         self._write(record)
 
     @contextmanager
     def queued_recording(self, pending: PendingRecords) -> Iterator[None]:
-        """Queue the records of this thread's calls in the block for a writer thread.
+        """Hold the records of this thread's calls in the block, and queue them as it exits.
 
-        Budgets and totals are charged at once. The writer thread writes queued records in
-        order while the socket server sends the response, and ``pending`` counts the
-        records still to write, so that their socket can wait for its own.
+        Budgets and totals are charged at once. The socket server sends its response inside
+        the block, so the record's write does not compete with the send for the GIL. A
+        writer thread writes queued records in order, and ``pending`` counts the records not
+        written yet, from the call's end, so that their socket can wait for its own.
         """
-        self._pending.records = pending
+        records: list[CallRecord] = []
+        self._held.records = (pending, records)
         try:
             yield
         finally:
-            self._pending.records = None
+            self._held.records = None
+            for record in records:
+                self._queue_record(record, pending)
 
     def _queue_record(self, record: CallRecord, pending: PendingRecords) -> None:
         with self._queue_lock:
