@@ -24,6 +24,7 @@ from evolarium.tasks import load_suite
 from tests.conftest import evolarium_containers
 from tests.fakeprovider import FakeProvider
 from tests.test_evolution import run_and_open, scripted_model
+from tests.test_routing import InFlightGauge
 
 ray = pytest.importorskip("ray")
 
@@ -152,40 +153,11 @@ def descends_from(pid: int, ancestor: int) -> bool:
     return False
 
 
-class GaugedModel:
-    """The scripted model, counting requests in flight at the fake provider.
-
-    Each request is held until another one is in flight, or for ``hold_s`` at most, so
-    calls that no limit holds back overlap here.
-    """
-
-    def __init__(self, model, hold_s: float) -> None:
-        self.model = model
-        self.hold_s = hold_s
-        self.max_in_flight = 0
-        self._in_flight = 0
-        self._lock = threading.Lock()
-        self._overlap = threading.Event()
-
-    def __call__(self, request: dict):
-        with self._lock:
-            self._in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self._in_flight)
-            if self._in_flight > 1:
-                self._overlap.set()
-        self._overlap.wait(self.hold_s)
-        try:
-            return self.model(request)
-        finally:
-            with self._lock:
-                self._in_flight -= 1
-
-
 def test_ray_max_concurrent_counts_whole_cluster(ray_cluster, docker_client, sandbox_image):
     """With max_concurrent = 1, evaluations on two nodes never call the model at once."""
     cluster, _ = ray_cluster
     tasks = list(load_suite("builtin").tasks[:TASK_COUNT])
-    gauge = GaugedModel(scripted_model(tasks), hold_s=0.5)
+    gauge = InFlightGauge(hold_s=0.5, reply=scripted_model(tasks))
     with FakeProvider([gauge] * 100) as fake:
         config = ray_config(fake, cluster.address)
         config = replace(config, model=replace(config.model, max_concurrent=1))

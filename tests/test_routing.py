@@ -293,11 +293,12 @@ class InFlightGauge:
     """A scripted reply that counts the requests in flight at the fake provider.
 
     Each request is held until another one is in flight, or for ``hold_s`` at most, so
-    callers that are not limited overlap here.
+    callers that are not limited overlap here. The reply is ``reply(request)``, or "done".
     """
 
-    def __init__(self, hold_s: float) -> None:
+    def __init__(self, hold_s: float, reply=None) -> None:
         self.hold_s = hold_s
+        self.reply = reply
         self.max_in_flight = 0
         self._in_flight = 0
         self._lock = threading.Lock()
@@ -310,9 +311,11 @@ class InFlightGauge:
             if self._in_flight > 1:
                 self._overlap.set()
         self._overlap.wait(self.hold_s)
-        with self._lock:
-            self._in_flight -= 1
-        return "done"
+        try:
+            return self.reply(request) if self.reply else "done"
+        finally:
+            with self._lock:
+                self._in_flight -= 1
 
 
 def call_concurrently(gateway: Gateway, purposes: list[str]) -> list[str]:

@@ -157,7 +157,10 @@ class _GatewayHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         path = self._route()
         if path != CHAT_PATH:
-            self.close_connection = True  # the body is never read
+            # The body is read and dropped, so that a client still sending it gets the error
+            # instead of a broken pipe, and the connection ends after the error.
+            self._discard_declared_body()
+            self.close_connection = True
             if path == MODELS_PATH:
                 self._send_error(HTTPStatus.METHOD_NOT_ALLOWED, f"use GET for {MODELS_PATH}")
             else:
@@ -271,6 +274,11 @@ class _GatewayHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(length)
         self.close_connection = len(body) < length or self._closes_after_request
         return body
+
+    def _discard_declared_body(self) -> None:
+        header = self.headers.get("Content-Length", "").strip()
+        if header.isdigit():
+            self._discard(int(header))
 
     def _discard(self, length: int) -> None:
         remaining = min(length, MAX_DISCARD_BYTES)
