@@ -273,7 +273,7 @@ def measure(ways: dict[str, Way], requests: int, rounds: int) -> dict[str, list[
 def calls_per_second(base_url: str, socket_path: Path | None, requests: int, clients: int) -> float:
     """Return the calls per second of ``requests`` requests from ``clients`` client processes.
 
-    The clients start together at a wall-clock time after they are ready; the rate is the
+    The clients start together at a wall-clock time after they are ready. The rate is the
     requests over the time from that start to the last client's finish.
     """
     per_client = [

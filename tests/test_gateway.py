@@ -518,9 +518,7 @@ def test_unread_body_ends_connection(
     assert response.getheader("Connection") == "close"
 
 
-def test_socket_answers_before_record_and_close_waits_for_it(
-    fake: FakeProvider, socket_path: Path
-) -> None:
+def test_close_waits_for_slow_record(fake: FakeProvider, socket_path: Path) -> None:
     """The client gets its response while the recorder still works; close() waits for it."""
     recording = threading.Event()
     release = threading.Event()

@@ -94,7 +94,7 @@ class Gateway:
         self._recorder = recorder
         self._totals_lock = threading.Lock()
         self._recorder_lock = threading.Lock()
-        self._held = threading.local()
+        self._queueing = threading.local()
         self._queue: deque[tuple[CallRecord, PendingRecords]] = deque()
         self._queue_lock = threading.Lock()
         self._writer: threading.Thread | None = None
@@ -393,9 +393,11 @@ class Gateway:
 
         if self._recorder is None:
             return
-        held: tuple[PendingRecords, list[CallRecord]] | None = getattr(self._held, "records", None)
-        if held is not None:
-            pending, records = held
+        queueing: tuple[PendingRecords, list[CallRecord]] | None = getattr(
+            self._queueing, "records", None
+        )
+        if queueing is not None:
+            pending, records = queueing
             pending.add()
             records.append(record)
             return
@@ -411,11 +413,11 @@ class Gateway:
         written yet, from the call's end, so that their socket can wait for its own.
         """
         records: list[CallRecord] = []
-        self._held.records = (pending, records)
+        self._queueing.records = (pending, records)
         try:
             yield
         finally:
-            self._held.records = None
+            self._queueing.records = None
             for record in records:
                 self._queue_record(record, pending)
 
