@@ -3,17 +3,22 @@
 The model is a fake OpenAI-compatible server on loopback (tests/fakeprovider.py).
 """
 
+import threading
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from evolarium.errors import ConfigError
-from evolarium.llm.budget import Budget, BudgetExceededError
+from evolarium.llm.budget import Budget, BudgetExceededError, BudgetMeter
 from evolarium.llm.calls import CallContext, CallRecord
 from evolarium.llm.gateway import Gateway
 from evolarium.llm.router import ModelConfig, Router
 from tests.fakeprovider import FakeProvider
+from tests.test_routing import InFlightGauge
+
+PARALLEL_CALLS = 20
 
 
 def body() -> dict:
@@ -77,6 +82,98 @@ def test_failed_attempts_count_as_calls(fake):
         "server_error",
         "budget_exceeded",
     ]
+
+
+def test_parallel_calls_keep_the_run_call_limit(fake):
+    """Calls sent at once cannot all pass one check: each reserves its place first.
+
+    The fake provider holds each request until another one is in flight, so the calls
+    that pass the budget overlap there while the others are checked.
+    """
+    records: list[CallRecord] = []
+    fake.add(*[InFlightGauge(hold_s=1.0)] * PARALLEL_CALLS)
+    gateway = make_gateway(fake, Budget(calls=3), records)
+    start = threading.Barrier(PARALLEL_CALLS)
+    refused: list[BudgetExceededError] = []
+
+    def call(index: int) -> None:
+        start.wait()
+        try:
+            gateway.complete(body(), context(f"e{index}"))
+        except BudgetExceededError as error:
+            refused.append(error)
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(PARALLEL_CALLS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(fake.requests) == 3
+    assert len(refused) == PARALLEL_CALLS - 3
+    assert gateway.meter.run.calls == 3
+    outcomes = [record.outcome for record in records]
+    assert outcomes.count("ok") == 3
+    assert outcomes.count("budget_exceeded") == PARALLEL_CALLS - 3
+
+
+def test_parallel_sandbox_requests_keep_the_evaluation_call_limit(fake, tmp_path: Path):
+    """Requests sent at once through one sandbox's socket: exactly the limit get an answer."""
+    records: list[CallRecord] = []
+    fake.add(*[InFlightGauge(hold_s=1.0)] * PARALLEL_CALLS)
+    gateway = make_gateway(fake, Budget(evaluation_calls=2), records)
+    socket_path = tmp_path / "llm.sock"
+    start = threading.Barrier(PARALLEL_CALLS)
+    statuses: list[int] = []
+
+    def post() -> None:
+        transport = httpx.HTTPTransport(uds=str(socket_path))
+        with httpx.Client(transport=transport, base_url="http://gateway", timeout=30) as client:
+            start.wait()
+            statuses.append(client.post("/v1/chat/completions", json=body()).status_code)
+
+    with gateway.serve(socket_path, context("e1")):
+        threads = [threading.Thread(target=post) for _ in range(PARALLEL_CALLS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    assert sorted(statuses) == [200] * 2 + [429] * (PARALLEL_CALLS - 2)
+    assert len(fake.requests) == 2
+    assert gateway.meter.evaluations["e1"].calls == 2
+
+
+def test_released_reservation_frees_its_call():
+    meter = BudgetMeter(Budget(calls=1, evaluation_calls=1))
+    held = meter.reserve(context("e1"))
+
+    with pytest.raises(BudgetExceededError, match="0 model calls and has 1 in flight"):
+        meter.reserve(context("e2"))
+    meter.release(held)
+    second = meter.reserve(context("e2"))
+    meter.settle(second, prompt=3, completion=2, cost=None)
+
+    assert not held.open and not second.open
+    assert (meter.run.calls, meter.run.tokens, meter.run.unpriced_calls) == (1, 5, 1)
+    assert "--max-calls 1" in (meter.exhausted() or "")
+
+
+def test_lost_reservation_ends_after_its_lease():
+    """A reservation of a worker that died ends by itself; a late charge still counts."""
+    meter = BudgetMeter(Budget(calls=2), lease_s=0.2)
+    lost = meter.reserve(context("e1"))
+    meter.reserve(context("e2"))
+    with pytest.raises(BudgetExceededError, match="has 2 in flight"):
+        meter.reserve(context("e3"))
+
+    time.sleep(0.3)
+    meter.reserve(context("e3"))
+    meter.settle(lost, prompt=1, completion=1, cost=0.0)
+
+    assert meter.run.calls == 1
+    with pytest.raises(BudgetExceededError, match="1 model call and has 1 in flight"):
+        meter.reserve(context("e4"))
 
 
 def test_unpriced_model_rejects_dollar_limit():

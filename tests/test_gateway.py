@@ -518,6 +518,111 @@ def test_unread_body_ends_connection(
     assert response.getheader("Connection") == "close"
 
 
+def send_raw(socket_path: Path, data: bytes, *, half_close: bool = False) -> bytes:
+    """Send ``data`` on a new connection and return all that the server sends back."""
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.settimeout(30)
+    client.connect(str(socket_path))
+    client.sendall(data)
+    if half_close:
+        client.shutdown(socket.SHUT_WR)
+    reply = b""
+    while chunk := client.recv(65536):
+        reply += chunk
+    client.close()
+    return reply
+
+
+def status_of(reply: bytes) -> int:
+    return int(reply.split(b" ", 2)[1])
+
+
+def test_short_body_is_not_forwarded(
+    fake: FakeProvider, gateway: Gateway, records: list[CallRecord], socket_path: Path
+) -> None:
+    """A client that half-closes before its declared length gets a 400, even when the
+    bytes it sent are valid JSON."""
+    data = json.dumps(chat_body("cut")).encode("utf-8")
+    head = (
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\n"
+        f"Content-Length: {len(data) + 10}\r\n\r\n"
+    )
+    with gateway.serve(socket_path, CONTEXT):
+        reply = send_raw(socket_path, head.encode() + data, half_close=True)
+
+    assert status_of(reply) == 400
+    assert b"ended after" in reply
+    assert fake.requests == []
+    assert [record.outcome for record in records] == ["rejected"]
+
+
+@pytest.mark.parametrize(
+    ("lengths", "expected"),
+    [(["+{n}"], b"digits only"), ([" {n}_0"], b"digits only"), (["{n}", "9"], b"conflicting")],
+)
+def test_content_length_must_be_one_number(
+    fake: FakeProvider, gateway: Gateway, socket_path: Path, lengths: list[str], expected: bytes
+) -> None:
+    data = json.dumps(chat_body("length")).encode("utf-8")
+    headers = "".join(f"Content-Length: {value.format(n=len(data))}\r\n" for value in lengths)
+    head = f"POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\n{headers}\r\n"
+    with gateway.serve(socket_path, CONTEXT):
+        reply = send_raw(socket_path, head.encode() + data)
+
+    assert status_of(reply) == 400
+    assert expected in reply
+    assert fake.requests == []
+
+
+def test_oversized_body_refused_before_continue(
+    gateway: Gateway, records: list[CallRecord], socket_path: Path
+) -> None:
+    """With Expect: 100-continue, a body over the limit is refused before it is sent."""
+    from evolarium.llm.server import MAX_BODY_BYTES
+
+    head = (
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nExpect: 100-continue\r\n"
+        f"Content-Length: {MAX_BODY_BYTES + 1}\r\n\r\n"
+    )
+    with gateway.serve(socket_path, CONTEXT):
+        reply = send_raw(socket_path, head.encode())
+
+    assert status_of(reply) == 400
+    assert b"100 Continue" not in reply
+    assert b"Connection: close" in reply
+    assert [record.outcome for record in records] == ["rejected"]
+
+
+def test_body_cut_by_close_is_not_recorded_as_invalid(
+    fake: FakeProvider, gateway: Gateway, records: list[CallRecord], socket_path: Path
+) -> None:
+    """A request whose body close() cut short gets a 503 and leaves no rejected record."""
+    data = json.dumps(chat_body("slow sender")).encode("utf-8")
+    head = (
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\n"
+        f"Content-Length: {len(data)}\r\n\r\n"
+    )
+    served = gateway.serve(socket_path, CONTEXT)
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.settimeout(30)
+    client.connect(str(socket_path))
+    client.sendall(head.encode() + data[:10])
+    deadline = time.monotonic() + 30
+    while not served._server._connections and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.5)  # the handler thread parses the headers and waits for the body
+
+    served.close()
+    reply = b""
+    while chunk := client.recv(65536):
+        reply += chunk
+    client.close()
+
+    assert status_of(reply) == 503
+    assert fake.requests == []
+    assert records == []
+
+
 def test_close_waits_for_slow_record(fake: FakeProvider, socket_path: Path) -> None:
     """The client gets its response while the recorder still works; close() waits for it."""
     recording = threading.Event()

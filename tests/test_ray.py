@@ -16,8 +16,11 @@ from pathlib import Path
 import pytest
 
 from evolarium.evolve.config import RunConfig
-from evolarium.evolve.ray_executor import SLOT_RESOURCE
-from evolarium.llm.router import ModelConfig
+from evolarium.evolve.ray_executor import SLOT_RESOURCE, RemoteMeter
+from evolarium.llm.budget import Budget, BudgetExceededError, BudgetLedger, Spending
+from evolarium.llm.calls import CallContext
+from evolarium.llm.gateway import Gateway
+from evolarium.llm.router import ModelConfig, Router
 from evolarium.sandbox import Limits
 from evolarium.sandbox.profile import PID_LABEL
 from evolarium.tasks import load_suite
@@ -170,3 +173,39 @@ def test_ray_max_concurrent_counts_whole_cluster(ray_cluster, docker_client, san
     assert gauge.max_in_flight == 1
     assert archive.run(run_id).status == "finished"
     assert evolarium_containers(docker_client, run_id) == []
+
+
+def test_ray_budget_ledger_keeps_call_limit(ray_cluster):
+    """Gateways that share the budget actor keep --max-calls with 12 calls sent at once."""
+    ledger = ray.remote(BudgetLedger).remote(Budget(calls=3), Spending(), 60.0)
+    gauge = InFlightGauge(hold_s=1.0)
+    refused: list[BudgetExceededError] = []
+
+    with FakeProvider([gauge] * 12) as fake:
+        config = ModelConfig(model="openai/fake", api_base=fake.url, api_key="test")
+        gateways = [Gateway(Router(config)) for _ in range(2)]
+        for gateway in gateways:
+            gateway.meter = RemoteMeter(ledger, Budget())
+        start = threading.Barrier(12)
+
+        def call(index: int) -> None:
+            context = CallContext(run_id="run-ray", agent_id="a", evaluation_id=f"e{index}")
+            start.wait()
+            try:
+                gateways[index % 2].complete(
+                    {"messages": [{"role": "user", "content": "hi"}]}, context
+                )
+            except BudgetExceededError as error:
+                refused.append(error)
+
+        threads = [threading.Thread(target=call, args=(index,)) for index in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        requests = len(fake.requests)
+
+    assert requests == 3
+    assert len(refused) == 9
+    assert ray.get(ledger.spending.remote()).calls == 3
+    ray.kill(ledger)

@@ -392,6 +392,24 @@ def test_replay_budget_limits_like_recording(fake: FakeProvider, tmp_path: Path)
     assert [record.outcome for record in records] == ["replayed", "budget_exceeded"]
 
 
+def test_replay_miss_uses_no_call_of_the_budget(fake: FakeProvider, tmp_path: Path) -> None:
+    """A miss reaches no model, so it leaves the evaluation's one call for a recorded request."""
+    archive = record_live(fake, tmp_path, ["one"], [body("a")])
+    records: list[CallRecord] = []
+    gateway = Gateway(
+        Router(model_config(fake)),
+        recorder=records.append,
+        budget=Budget(evaluation_calls=1),
+        replayer=Replayer(archive.calls(CONTEXT.run_id)),
+    )
+
+    with pytest.raises(ReplayMissError):
+        gateway.complete(body("not recorded"), CONTEXT)
+    assert content_of(gateway.complete(body("a"), CONTEXT)) == "one"
+
+    assert [record.outcome for record in records] == ["replay_miss", "replayed"]
+
+
 # Archive schema
 
 

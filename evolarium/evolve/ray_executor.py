@@ -8,8 +8,8 @@ more sandbox containers than it declares.
 
 Agent code and task directories travel as content-addressed gzip tars
 (``archive.snapshot.pack_dir``), put in Ray's object store once per hash. Model calls
-go through a gateway inside the task's worker process. That gateway checks and
-charges one budget actor, so budgets stay global to the run, and it takes the slots
+go through a gateway inside the task's worker process. That gateway reserves and
+charges calls in one budget actor, so budgets stay global to the run, and it takes the slots
 of models with ``max_concurrent`` from one SlotLedger actor, so those limits count
 every request of the run. The gateway's call
 records, the evaluation and the final workspace come back with the result, and the
@@ -36,6 +36,7 @@ from evolarium.llm.budget import (
     BudgetExceededError,
     BudgetLedger,
     BudgetMeter,
+    Reservation,
     Spending,
 )
 from evolarium.llm.calls import CallContext, CallRecord
@@ -103,22 +104,34 @@ class NodeResult:
 
 
 class RemoteMeter:
-    """A stand-in for a gateway's BudgetMeter that checks and charges the BudgetLedger actor."""
+    """A stand-in for a gateway's BudgetMeter that keeps its budget in the BudgetLedger actor."""
 
     def __init__(self, ledger: Any, budget: Budget) -> None:
         self.ledger = ledger
         self.budget = budget
 
-    def check(self, context: CallContext) -> None:
-        reason = _ray().get(self.ledger.check.remote(context))
-        if reason:
-            raise BudgetExceededError(reason)
+    def reserve(self, context: CallContext) -> Reservation:
+        answer = _ray().get(self.ledger.reserve.remote(context))
+        if isinstance(answer, str):
+            raise BudgetExceededError(answer)
+        return answer
 
     def charge(
-        self, context: CallContext, model: str, prompt: int, completion: int, *, free: bool = False
+        self,
+        reservation: Reservation,
+        model: str,
+        prompt: int,
+        completion: int,
+        *,
+        free: bool = False,
     ) -> None:
         cost = 0.0 if free else call_cost(model, prompt, completion)
-        _ray().get(self.ledger.add.remote(context, prompt, completion, cost))
+        _ray().get(self.ledger.settle.remote(reservation, prompt, completion, cost))
+        reservation.open = False
+
+    def release(self, reservation: Reservation) -> None:
+        _ray().get(self.ledger.release.remote(reservation))
+        reservation.open = False
 
     def exhausted(self) -> str | None:
         return _ray().get(self.ledger.exhausted.remote())
@@ -330,7 +343,7 @@ class RayExecutor:
         self._check_slots()
         self._objects: dict[str, Any] = {}
         self._objects_lock = threading.Lock()
-        self._ledger = self._start_ledger(gateway.meter)
+        self._ledger = self._start_ledger(gateway.meter, gateway.routes)
         self._local_meter = gateway.meter
         gateway.meter = RemoteMeter(self._ledger, gateway.meter.budget)
         self._local_limits = gateway.routes.limits
@@ -387,8 +400,12 @@ class RayExecutor:
         )
         return actor.remote(limits)
 
-    def _start_ledger(self, meter: BudgetMeter) -> Any:
-        """Start the budget actor on this process's node, from the loop's spending so far."""
+    def _start_ledger(self, meter: BudgetMeter, routes: Routes) -> Any:
+        """Start the budget actor on this process's node, from the loop's spending so far.
+
+        A reservation lasts as long as a request can take, so that one of a worker that
+        died while its call was in flight ends by itself.
+        """
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         driver_node = self.ray.get_runtime_context().get_node_id()
@@ -396,7 +413,8 @@ class RayExecutor:
             num_cpus=0,
             scheduling_strategy=NodeAffinitySchedulingStrategy(driver_node, soft=False),
         )
-        return actor.remote(meter.budget, meter.run)
+        lease_s = routes.longest_timeout_s() + LEASE_MARGIN_S
+        return actor.remote(meter.budget, meter.run, lease_s)
 
     def evaluate(self, job: EvaluationJob) -> Evaluation:
         request = NodeRequest(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import litellm
 
-from evolarium.llm.budget import Budget, BudgetExceededError, BudgetMeter
+from evolarium.llm.budget import Budget, BudgetExceededError, BudgetMeter, Reservation
 from evolarium.llm.calls import (
     OUTCOME_OK,
     OUTCOME_REJECTED,
@@ -163,44 +163,53 @@ class Gateway:
         Raises ProviderError once the attempts are spent or the failure is not retryable.
         """
         for attempt in range(1, self.retry.attempts + 1):
+            reservation: Reservation | None = None
             try:
-                self.meter.check(context)
-            except BudgetExceededError as error:
-                self._record_refusal(router, request, context, error, started_at)
-                raise
-            # The slot is held while the provider works on the request, not during waits.
-            with self.routes.limits.slot(router.model):
-                start = time.perf_counter()
-                try:
-                    response = router.complete(request)
-                except InvalidRequestError as error:  # the provider found the messages too long
-                    self.reject(request, error, context, started_at=started_at, router=router)
-                    raise
-                except Exception as error:  # any provider failure is recorded, then handled
-                    failure = error
-                else:
-                    failure = None
+                # The slot is held while the provider works on the request, not during
+                # waits. The budget is reserved in the slot, so a reservation never waits.
+                with self.routes.limits.slot(router.model):
+                    reservation = self._reserve(router, request, context, started_at)
+                    start = time.perf_counter()
+                    response, failure = self._send(router, request, context, started_at)
 
-            if failure is not None:
+                if failure is None:
+                    record = self._record_for(router, request, context, started_at, start)
+                    record.attempt = attempt
+                    record.response = response
+                    record.prompt_tokens, record.completion_tokens = _usage(response)
+                    if _finish_reason(response) == "length":
+                        record.outcome = OUTCOME_TRUNCATED
+                    self._finish(record, reservation)
+                    return response
+
                 outcome = classify(failure)
                 summary = self._record_failure(
-                    router, request, context, failure, outcome, attempt, start
+                    router, request, context, failure, outcome, attempt, start, reservation
                 )
-                if outcome not in RETRYABLE or attempt == self.retry.attempts:
-                    raise ProviderError(summary) from failure
-                self._sleep(self.retry.delay(attempt, failure))
-                started_at = datetime.now(UTC)
-                continue
+            finally:
+                if reservation is not None:
+                    self._release(reservation)
 
-            record = self._record_for(router, request, context, started_at, start)
-            record.attempt = attempt
-            record.response = response
-            record.prompt_tokens, record.completion_tokens = _usage(response)
-            if _finish_reason(response) == "length":
-                record.outcome = OUTCOME_TRUNCATED
-            self._finish(record)
-            return response
+            if outcome not in RETRYABLE or attempt == self.retry.attempts:
+                raise ProviderError(summary) from failure
+            self._sleep(self.retry.delay(attempt, failure))
+            started_at = datetime.now(UTC)
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _send(
+        self, router: Router, request: dict, context: CallContext, started_at: datetime
+    ) -> tuple[dict, None] | tuple[None, Exception]:
+        """Send one attempt to the provider; return its response or its failure.
+
+        Raises InvalidRequestError, recorded, when the provider finds the messages too long.
+        """
+        try:
+            return router.complete(request), None
+        except InvalidRequestError as error:
+            self.reject(request, error, context, started_at=started_at, router=router)
+            raise
+        except Exception as error:  # any provider failure is recorded, then handled
+            return None, error
 
     def _log_fallback(
         self, failed: Router, fallback: Router, context: CallContext, error: ProviderError
@@ -231,12 +240,21 @@ class Gateway:
         served is stored under the fallback's model. A request with no recorded response
         is recorded and raises the primary router's ReplayMissError.
         """
+        reservation = self._reserve(route.primary, request, context, started_at)
         try:
-            self.meter.check(context)
-        except BudgetExceededError as error:
-            self._record_refusal(route.primary, request, context, error, started_at)
-            raise
+            return self._replayed(replayer, route, request, context, started_at, reservation)
+        finally:
+            self._release(reservation)
 
+    def _replayed(
+        self,
+        replayer: Replayer,
+        route: Route,
+        request: dict,
+        context: CallContext,
+        started_at: datetime,
+        reservation: Reservation,
+    ) -> dict:
         start = time.perf_counter()
         first_miss: ReplayMissError | None = None
         # NOTE: when the same request was recorded under the primary and, after a failure,
@@ -254,7 +272,7 @@ class Gateway:
             record.response = response
             record.prompt_tokens, record.completion_tokens = _usage(response)
             record.outcome = OUTCOME_REPLAYED
-            self._finish(record)
+            self._finish(record, reservation)
             return response
 
         logger.warning(
@@ -267,7 +285,7 @@ class Gateway:
         record = self._record_for(route.primary, request, context, started_at, start)
         record.outcome = OUTCOME_REPLAY_MISS
         record.error = str(first_miss)
-        self._finish(record, charge=False)
+        self._finish(record)
         raise first_miss
 
     def _record_failure(
@@ -279,6 +297,7 @@ class Gateway:
         outcome: str,
         attempt: int,
         start: float,
+        reservation: Reservation,
     ) -> str:
         """Log and record one failed attempt; return the first line of its error."""
         details = self._describe(error)
@@ -298,7 +317,7 @@ class Gateway:
         record.attempt = attempt
         record.outcome = outcome
         record.error = details
-        self._finish(record)
+        self._finish(record, reservation)
         return summary
 
     def _record_refusal(
@@ -319,7 +338,7 @@ class Gateway:
         record = self._record_for(router, request, context, started_at, time.perf_counter())
         record.outcome = OUTCOME_BUDGET
         record.error = str(error)
-        self._finish(record, charge=False)
+        self._finish(record)
 
     def reject(
         self,
@@ -377,10 +396,28 @@ class Gateway:
             request_key=_request_key(router, request),
         )
 
-    def _finish(self, record: CallRecord, *, charge: bool = True) -> None:
-        if charge and record.outcome != OUTCOME_REJECTED:
+    def _reserve(
+        self, router: Router, request: dict, context: CallContext, started_at: datetime
+    ) -> Reservation:
+        """Reserve one call in the budget; record a refusal and raise BudgetExceededError."""
+        try:
+            return self.meter.reserve(context)
+        except BudgetExceededError as error:
+            self._record_refusal(router, request, context, error, started_at)
+            raise
+
+    def _release(self, reservation: Reservation) -> None:
+        if reservation.open:  # the call ended without a charge, such as a replay miss
+            self.meter.release(reservation)
+
+    def _finish(self, record: CallRecord, reservation: Reservation | None = None) -> None:
+        """Count and record a call, and charge its ``reservation``, if any, to the budget.
+
+        Calls refused or rejected before a reservation reach no model and are not charged.
+        """
+        if reservation is not None and record.outcome != OUTCOME_REJECTED:
             self.meter.charge(
-                record.context,
+                reservation,
                 record.model,
                 record.prompt_tokens,
                 record.completion_tokens,

@@ -198,8 +198,8 @@ class Router:
             arguments["temperature"] = self.config.temperature
 
         arguments["timeout"] = self.config.timeout_s
-        # NOTE: no retries yet: one retry layer with backoff belongs here, and litellm's
-        # own retries and the OpenAI client's stay off so they do not multiply with it.
+        # The gateway's retry layer (retry.py) is the only one: litellm's own retries and
+        # the OpenAI client's stay off, so they do not multiply with it.
         arguments["num_retries"] = 0
         arguments["max_retries"] = 0
         # Fields a provider does not support are dropped instead of failing the call.

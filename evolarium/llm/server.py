@@ -69,6 +69,10 @@ WORDS_PER_CHUNK = 16
 STREAM_END = b"data: [DONE]\n\n"
 
 
+def _too_large(length: int) -> str:
+    return f"the request body is {length} bytes; the limit is {MAX_BODY_BYTES} bytes (1 MiB)"
+
+
 def _error_body(message: str, error_type: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": error_type, "param": None, "code": None}}
 
@@ -170,6 +174,9 @@ class _GatewayHandler(BaseHTTPRequestHandler):
         try:
             request = self._read_json()
         except InvalidRequestError as error:
+            if self.server.stopped:  # close() cut the body short: not the client's error
+                self._send_closed()
+                return
             self.server.gateway.reject(self._raw_body, error, self.server.context)
             self._send_error(HTTPStatus.BAD_REQUEST, str(error))
             return
@@ -186,10 +193,7 @@ class _GatewayHandler(BaseHTTPRequestHandler):
 
     def _complete(self, request: object) -> None:
         if self.server.stopped:
-            self.close_connection = True
-            self._send_error(
-                HTTPStatus.SERVICE_UNAVAILABLE, "the gateway is closed", "service_unavailable"
-            )
+            self._send_closed()
             return
         # The call's record is written after the response is sent, off the client's time.
         with self.server.gateway.queued_recording(self.server.pending):
@@ -256,28 +260,50 @@ class _GatewayHandler(BaseHTTPRequestHandler):
                 "chunked request bodies are not supported; send Content-Length"
             )
 
-        header = self.headers.get("Content-Length")
-        if header is None:
-            raise InvalidRequestError("the Content-Length header is missing")
-        try:
-            length = int(header)
-        except ValueError:
-            raise InvalidRequestError(f"invalid Content-Length {header!r:.40}") from None
-        if length < 0:
-            raise InvalidRequestError(f"invalid Content-Length {header!r:.40}")
-
+        length = self._declared_length()
         if length > MAX_BODY_BYTES:
             self._discard(length)
-            raise InvalidRequestError(
-                f"the request body is {length} bytes; the limit is {MAX_BODY_BYTES} bytes (1 MiB)"
-            )
+            raise InvalidRequestError(_too_large(length))
         body = self.rfile.read(length)
-        self.close_connection = len(body) < length or self._closes_after_request
+        if len(body) < length:
+            # The client half-closed its connection, or close() cut it, mid-body.
+            raise InvalidRequestError(
+                f"the request body ended after {len(body)} of its {length} bytes "
+                f"(Content-Length); send the whole body"
+            )
+        self.close_connection = self._closes_after_request
         return body
+
+    def _declared_length(self) -> int:
+        """Return the body length of the Content-Length header, which must be one number."""
+        values = {value.strip() for value in self.headers.get_all("Content-Length") or []}
+        if not values:
+            raise InvalidRequestError("the Content-Length header is missing")
+        if len(values) > 1:
+            shown = ", ".join(sorted(repr(value[:20]) for value in values))
+            raise InvalidRequestError(f"conflicting Content-Length headers: {shown:.100}")
+        header = values.pop()
+        # int() would also take "+79", " 79" and "7_9"; HTTP allows digits only.
+        if not header.isascii() or not header.isdigit():
+            raise InvalidRequestError(f"invalid Content-Length {header!r:.40}; send digits only")
+        return int(header)
+
+    def handle_expect_100(self) -> bool:
+        # A body over the limit is refused before the client is asked to send it.
+        header = self.headers.get("Content-Length", "").strip()
+        if self.command == "POST" and header.isascii() and header.isdigit():
+            length = int(header)
+            if length > MAX_BODY_BYTES and self._route() == CHAT_PATH:
+                self.close_connection = True
+                error = InvalidRequestError(_too_large(length))
+                self.server.gateway.reject("", error, self.server.context)
+                self._send_error(HTTPStatus.BAD_REQUEST, str(error))
+                return False
+        return super().handle_expect_100()
 
     def _discard_declared_body(self) -> None:
         header = self.headers.get("Content-Length", "").strip()
-        if header.isdigit():
+        if header.isascii() and header.isdigit():
             self._discard(int(header))
 
     def _discard(self, length: int) -> None:
@@ -287,6 +313,12 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             if not chunk:
                 return
             remaining -= len(chunk)
+
+    def _send_closed(self) -> None:
+        self.close_connection = True
+        self._send_error(
+            HTTPStatus.SERVICE_UNAVAILABLE, "the gateway is closed", "service_unavailable"
+        )
 
     def _send_not_found(self, path: str) -> None:
         message = f"no route for {path!r:.100}; use POST {CHAT_PATH} or GET {MODELS_PATH}"
