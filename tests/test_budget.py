@@ -232,6 +232,25 @@ def test_configured_price_counts_dollars(fake):
         gateway.complete(body(), context("e1"))
 
 
+def test_configured_price_reaches_litellm():
+    """litellm prices each response itself, and a registered price spares it a slow search."""
+    import litellm
+
+    from evolarium.llm.pricing import call_cost, register_price
+
+    model = "openai/budget-test-priced-later"
+    assert call_cost(model, 1000, 1000) is None
+    assert call_cost(model, 1000, 1000) is None  # the second lookup is served from memory
+
+    register_price(model, 2.0, 4.0)
+
+    assert call_cost(model, 1_000_000, 1_000_000) == 6.0
+    prompt_cost, completion_cost = litellm.cost_per_token(
+        model=model, prompt_tokens=1_000_000, completion_tokens=1_000_000
+    )
+    assert (prompt_cost, completion_cost) == pytest.approx((2.0, 4.0))
+
+
 @pytest.mark.parametrize(
     ("prices", "expected"),
     [

@@ -87,7 +87,7 @@ class _UnixHTTPServer(socketserver.ThreadingUnixStreamServer):
         self.gateway = gateway
         self.context = context
         self.pending = PendingRecords()
-        """The records of this socket's calls that the gateway's writer has not written."""
+        """The records of this socket's calls whose responses are sent, not yet written."""
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         self.stopped = False
@@ -196,7 +196,7 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             self._send_closed()
             return
         # The call's record is written after the response is sent, off the client's time.
-        with self.server.gateway.queued_recording(self.server.pending):
+        with self.server.gateway.deferred_recording(self.server.pending):
             self._complete_now(request)
 
     def _complete_now(self, request: object) -> None:

@@ -70,7 +70,7 @@ class WatchedGateway:
     """A gateway wrapper that keeps every reply served through its sockets.
 
     ``run_agent`` only calls ``serve``; the socket server calls ``complete``, ``reject``
-    and ``queued_recording`` and reads ``router``. Each call still goes
+    and ``deferred_recording`` and reads ``router``. Each call still goes
     through the wrapped gateway, so it is routed, budgeted and recorded as usual. Replies
     arrive on server threads, hence the lock.
     """
@@ -95,8 +95,8 @@ class WatchedGateway:
     def reject(self, *args, **kwargs):
         return self._gateway.reject(*args, **kwargs)
 
-    def queued_recording(self, pending):
-        return self._gateway.queued_recording(pending)
+    def deferred_recording(self, pending):
+        return self._gateway.deferred_recording(pending)
 
     def complete(self, request: dict, context: CallContext) -> dict:
         try:
