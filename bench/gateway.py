@@ -9,7 +9,10 @@ request at once, so the times below are the client's and the gateway's own work.
 (b) in-process: ``Gateway.complete`` (validation, budget, litellm, recording), once with a
     model whose price is configured and once with one that has no price, which costs
     litellm a slow lookup in its model table on every call;
-(c) unix socket: the openai SDK in a process on the host through the gateway's unix socket;
+(c) unix socket: the openai SDK in a process on the host through the gateway's unix socket,
+    and once more through a gateway whose router returns the fake server's completion
+    without sending a request, which times the gateway's own work without the provider
+    hop (litellm, the openai SDK and the HTTP request);
 (d) sandbox: the openai SDK in a sandbox container through the same socket, bind-mounted as
     for an agent.
 
@@ -115,6 +118,13 @@ print(json.dumps({"seconds": seconds, "finished_at": time.time(), "ready": ready
 
 # A callable that sends ``count`` requests and returns the seconds of each.
 Way = Callable[[int], list[float]]
+
+
+class StoredReplyRouter(Router):
+    """A router that returns the fake server's completion without sending a request."""
+
+    def complete(self, request: dict) -> dict:
+        return json.loads(completion_body())
 
 
 class FakeModelServer:
@@ -372,7 +382,9 @@ def main() -> None:
         unpriced = ModelConfig(model="openai/fake-unpriced", api_base=fake.url, api_key="unused")
         gateway = Gateway(Router(config), recorder=archive_recorder(archive))
         gateway_unpriced = Gateway(Router(unpriced), recorder=archive_recorder(archive))
-        seconds, rates = run_gateway_bench(gateway, gateway_unpriced, fake.url, staging, args)
+        gateway_stub = Gateway(StoredReplyRouter(config), recorder=archive_recorder(archive))
+        gateways = {"priced": gateway, "unpriced": gateway_unpriced, "stub": gateway_stub}
+        seconds, rates = run_gateway_bench(gateways, fake.url, staging, args)
 
     print(
         f"{args.requests} requests per way in {args.rounds} rounds, fake model on 127.0.0.1, "
@@ -386,14 +398,12 @@ def main() -> None:
 
 
 def run_gateway_bench(
-    gateway: Gateway,
-    gateway_unpriced: Gateway,
-    fake_url: str,
-    staging: Path,
-    args: argparse.Namespace,
+    gateways: dict[str, Gateway], fake_url: str, staging: Path, args: argparse.Namespace
 ) -> tuple[dict[str, list[float]], dict[str, float]]:
-    """Serve the gateway on a socket under ``staging`` and time every way through it."""
+    """Serve the gateways on sockets under ``staging`` and time every way through them."""
+    gateway = gateways["priced"]
     socket_path = staging / "gw" / contract.SOCKET_NAME
+    stub_socket_path = staging / "gw-stub" / contract.SOCKET_NAME
     script_dir = staging / "client"
     script_dir.mkdir(parents=True)
     (script_dir / "client.py").write_text(CLIENT, encoding="utf-8")
@@ -401,13 +411,17 @@ def run_gateway_bench(
     # needs off the socket file, so it runs before the socket exists.
     share_read_only(staging)
 
-    with gateway.serve(socket_path, CONTEXT):
+    with (
+        gateway.serve(socket_path, CONTEXT),
+        gateways["stub"].serve(stub_socket_path, CONTEXT),
+    ):
         ways: dict[str, Way] = {
             "(a) direct, openai SDK": host_way(fake_url),
             "(b) Gateway.complete": in_process_way(gateway),
-            "(b) unpriced model": in_process_way(gateway_unpriced),
+            "(b) unpriced model": in_process_way(gateways["unpriced"]),
             "(c) unix socket, openai SDK": host_way(GATEWAY_URL, socket_path),
             "(c) unix socket, stream=True": host_way(GATEWAY_URL, socket_path, stream=True),
+            "(c) socket, no provider hop": host_way(GATEWAY_URL, stub_socket_path),
         }
         for name in ("(b) Gateway.complete", "(b) unpriced model"):
             ways[name](WARMUP_REQUESTS)
