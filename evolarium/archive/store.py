@@ -277,6 +277,19 @@ class Archive:
         with self._write() as session:
             session.add(row)
 
+    def insert(self, row: SQLModel) -> None:
+        """Add ``row`` with one INSERT, and leave its generated id unset on the object.
+
+        It takes about half the time of add(), for rows written often such as model calls.
+        """
+        table = type(row).__table__  # type: ignore[attr-defined]
+        values = row.model_dump()
+        for column in table.primary_key.columns:
+            if values.get(column.name) is None:
+                values.pop(column.name, None)
+        with self._lock, self.engine.begin() as connection:
+            connection.execute(table.insert(), values)
+
     def update_run(self, run_id: str, **fields: Any) -> None:
         self._update(Run, run_id, fields)
 

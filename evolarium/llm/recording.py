@@ -15,7 +15,7 @@ def archive_recorder(archive: Archive) -> Recorder:
     """Return a recorder that writes every call to ``archive`` as a ModelCall row."""
 
     def record(call: CallRecord) -> None:
-        archive.add(to_row(call))
+        archive.insert(to_row(call))
 
     return record
 
