@@ -144,7 +144,7 @@ def validate_request(request: object) -> dict:
 
 
 class PendingRecords:
-    """A count of queued call records that are not written yet, and a wait for none."""
+    """A count of deferred call records that are not written yet, and a wait for none."""
 
     def __init__(self) -> None:
         self._count = 0
