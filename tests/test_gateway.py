@@ -20,6 +20,7 @@ import pytest
 
 from evolarium.agents.contract import DEFAULT_MODEL_NAME
 from evolarium.errors import ConfigError, ModelError
+from evolarium.llm.budget import Budget
 from evolarium.llm.gateway import (
     CallContext,
     CallRecord,
@@ -28,7 +29,7 @@ from evolarium.llm.gateway import (
     ProviderError,
 )
 from evolarium.llm.router import ModelConfig, Router
-from tests.fakeprovider import FakeError, FakeProvider
+from tests.fakeprovider import FakeError, FakeProvider, completion_body
 
 CONTEXT = CallContext(run_id="run-1", agent_id="agent-7", task_id="task-3", evaluation_id="ev-9")
 MAX_TOKENS = 64
@@ -199,7 +200,36 @@ def test_context_overflow_rejected(
     assert response.status_code == 400
     assert "context window" in response.json()["error"]["message"]
     assert len(fake.requests) == 1
-    assert [record.outcome for record in records] == ["rejected"]
+    assert [record.outcome for record in records] == ["context_exceeded"]
+    assert gateway.meter.run.calls == 1  # the request reached the provider
+
+
+def test_context_overflow_counts_against_call_limit(
+    fake: FakeProvider, records: list[CallRecord], socket_path: Path
+) -> None:
+    """Messages too long for the model cannot be sent past --max-calls."""
+    overflow = "This model's maximum context length is 8192 tokens. Please reduce the length."
+    fake.add(*[FakeError(400, overflow, "invalid_request_error")] * 3)
+    config = ModelConfig(model="openai/fake", api_base=fake.url, api_key="test")
+    gateway = Gateway(Router(config), recorder=records.append, budget=Budget(calls=1))
+
+    with gateway.serve(socket_path, CONTEXT), http_client(socket_path) as client:
+        statuses = [client.post("/v1/chat/completions", json=chat_body()).status_code]
+        statuses += [client.post("/v1/chat/completions", json=chat_body()).status_code]
+
+    assert statuses == [400, 429]
+    assert len(fake.requests) == 1
+    assert [record.outcome for record in records] == ["context_exceeded", "budget_exceeded"]
+
+
+def test_negative_usage_counts_as_zero(fake: FakeProvider, gateway: Gateway) -> None:
+    body = completion_body("fine", chat_body(), 1)
+    body["usage"] = {"prompt_tokens": -500, "completion_tokens": -500, "total_tokens": -1000}
+    fake.add(body)
+
+    gateway.complete(chat_body(), CONTEXT)
+
+    assert gateway.meter.run.tokens == 0
 
 
 def test_error_text_hides_api_key(fake: FakeProvider, records: list[CallRecord]) -> None:
@@ -423,8 +453,12 @@ def test_close_skips_pipelined_requests(
     client.sendall(request * 3)
     assert arrived.wait(timeout=30)
 
-    served.close()
+    closer = threading.Thread(target=served.close)
+    closer.start()
+    closer.join(timeout=0.5)
+    assert closer.is_alive(), "close() returned while a call was in flight"
     release.set()
+    closer.join(timeout=30)
     reply = b""
     while chunk := client.recv(65536):
         reply += chunk
@@ -433,8 +467,8 @@ def test_close_skips_pipelined_requests(
     assert reply.startswith(b"HTTP/1.0 200") or reply.startswith(b"HTTP/1.1 200")
     assert reply.count(b"HTTP/1.") == 1
     assert len(fake.requests) == 1
-    # The request in flight at close() is recorded once its response is ready.
-    assert served.wait_written(30)
+    # close() returned after the call in flight had ended and was recorded.
+    assert not closer.is_alive()
     assert [record.outcome for record in records] == ["ok"]
 
 
@@ -574,15 +608,15 @@ def test_content_length_must_be_one_number(
     assert fake.requests == []
 
 
-def test_oversized_body_refused_before_continue(
-    gateway: Gateway, records: list[CallRecord], socket_path: Path
+@pytest.mark.parametrize("length", [str((1 << 20) + 1), "+120", "120, 130"])
+def test_invalid_length_refused_before_continue(
+    gateway: Gateway, records: list[CallRecord], socket_path: Path, length: str
 ) -> None:
-    """With Expect: 100-continue, a body over the limit is refused before it is sent."""
-    from evolarium.llm.server import MAX_BODY_BYTES
-
+    """With Expect: 100-continue, a body over the limit or with an invalid length is
+    rejected before the client sends it."""
     head = (
         "POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nExpect: 100-continue\r\n"
-        f"Content-Length: {MAX_BODY_BYTES + 1}\r\n\r\n"
+        f"Content-Length: {length}\r\n\r\n"
     )
     with gateway.serve(socket_path, CONTEXT):
         reply = send_raw(socket_path, head.encode())
@@ -591,6 +625,35 @@ def test_oversized_body_refused_before_continue(
     assert b"100 Continue" not in reply
     assert b"Connection: close" in reply
     assert [record.outcome for record in records] == ["rejected"]
+
+
+def test_get_with_chunked_body_ends_connection(
+    fake: FakeProvider, gateway: Gateway, socket_path: Path
+) -> None:
+    """The body of a GET is never read, so it cannot be served as a next request."""
+    hidden = json.dumps(chat_body("hidden in a GET body")).encode("utf-8")
+    smuggled = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\n"
+        + f"Content-Length: {len(hidden)}\r\n\r\n".encode()
+        + hidden
+    )
+    chunk = f"{len(smuggled):x}\r\n".encode() + smuggled + b"\r\n0\r\n\r\n"
+    head = b"GET /v1/models HTTP/1.1\r\nHost: gateway\r\nTransfer-Encoding: chunked\r\n\r\n"
+    with gateway.serve(socket_path, CONTEXT):
+        reply = send_raw(socket_path, head + chunk)
+
+    assert status_of(reply) == 200
+    assert reply.count(b"HTTP/1.1 ") == 1
+    assert fake.requests == []
+
+
+def test_unparsable_target_gets_not_found(gateway: Gateway, socket_path: Path) -> None:
+    with gateway.serve(socket_path, CONTEXT):
+        request = b"GET http://[/v1/models HTTP/1.1\r\nHost: gateway\r\n\r\n"
+        reply = send_raw(socket_path, request, half_close=True)
+
+    assert status_of(reply) == 404
+    assert b"no route" in reply
 
 
 def test_body_cut_by_close_is_not_recorded_as_invalid(

@@ -144,7 +144,7 @@ def validate_request(request: object) -> dict:
 
 
 class PendingRecords:
-    """A count of deferred call records that are not written yet, and a wait for none."""
+    """A count of calls in flight and call records not written yet, and a wait for none."""
 
     def __init__(self) -> None:
         self._count = 0
@@ -160,6 +160,6 @@ class PendingRecords:
             self._changed.notify_all()
 
     def wait(self, timeout_s: float) -> bool:
-        """Wait until every counted record is written; return False on timeout."""
+        """Wait until the count is 0; return False on timeout."""
         with self._changed:
             return self._changed.wait_for(lambda: self._count == 0, timeout=timeout_s)

@@ -47,6 +47,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 OUTCOME_BUDGET = "budget_exceeded"
+OUTCOME_TOO_LONG = "context_exceeded"
+"""The provider rejected the messages as longer than the model's context window. The
+request reached the provider, so it counts as a call."""
 UNCHARGED_OUTCOMES = frozenset({OUTCOME_REJECTED, OUTCOME_BUDGET, OUTCOME_REPLAY_MISS})
 """Outcomes of calls that the budget meter does not charge."""
 
@@ -167,7 +170,7 @@ class Gateway:
                 with self.routes.limits.slot(router.model):
                     reservation = self._reserve(router, request, context, started_at)
                     start = time.perf_counter()
-                    response, failure = self._send(router, request, context, started_at)
+                    response, failure = self._send(router, request)
 
                 if failure is None:
                     record = self._record_for(router, request, context, started_at, start)
@@ -179,6 +182,10 @@ class Gateway:
                     self._finish(record, reservation)
                     return response
 
+                if isinstance(failure, InvalidRequestError):
+                    # The provider found the messages too long for the model.
+                    self._record_too_long(router, request, context, failure, start, reservation)
+                    raise failure
                 outcome = classify(failure)
                 summary = self._record_failure(
                     router, request, context, failure, outcome, attempt, start, reservation
@@ -193,18 +200,10 @@ class Gateway:
             started_at = datetime.now(UTC)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    def _send(
-        self, router: Router, request: dict, context: CallContext, started_at: datetime
-    ) -> tuple[dict, None] | tuple[None, Exception]:
-        """Send one attempt to the provider and return its response or its failure.
-
-        Raises InvalidRequestError, recorded, when the provider finds the messages too long.
-        """
+    def _send(self, router: Router, request: dict) -> tuple[dict, None] | tuple[None, Exception]:
+        """Send one attempt to the provider and return its response or its failure."""
         try:
             return router.complete(request), None
-        except InvalidRequestError as error:
-            self.reject(request, error, context, started_at=started_at, router=router)
-            raise
         except Exception as error:  # any provider failure is recorded, then handled
             return None, error
 
@@ -317,6 +316,27 @@ class Gateway:
         self._finish(record, reservation)
         return summary
 
+    def _record_too_long(
+        self,
+        router: Router,
+        request: dict,
+        context: CallContext,
+        error: InvalidRequestError,
+        start: float,
+        reservation: Reservation,
+    ) -> None:
+        logger.info(
+            "model %s rejected the messages as too long (run %s, agent %s): %s",
+            router.model,
+            context.run_id,
+            context.agent_id,
+            error,
+        )
+        record = self._record_for(router, request, context, datetime.now(UTC), start)
+        record.outcome = OUTCOME_TOO_LONG
+        record.error = str(error)
+        self._finish(record, reservation)
+
     def _record_refusal(
         self,
         router: Router,
@@ -344,11 +364,10 @@ class Gateway:
         context: CallContext,
         *,
         started_at: datetime | None = None,
-        router: Router | None = None,
     ) -> None:
         """Record a request that was rejected before it reached the provider.
 
-        The record names ``router``'s model, by default that of the context's purpose.
+        The record names the model of the context's purpose.
         """
         logger.info(
             "rejected a model request (run %s, agent %s): %s",
@@ -357,8 +376,7 @@ class Gateway:
             error,
         )
         started_at = started_at or datetime.now(UTC)
-        if router is None:
-            router = self.routes.route_for(context.purpose).primary
+        router = self.routes.route_for(context.purpose).primary
         body = _as_body(request)
         record = self._record_for(router, body, context, started_at, time.perf_counter())
         record.outcome = OUTCOME_REJECTED
@@ -455,10 +473,18 @@ class Gateway:
             yield
         finally:
             self._deferring.records = None
-            for record in records:
-                try:
-                    self._write(record)
-                finally:
+            written = 0
+            try:
+                for record in records:
+                    written += 1
+                    try:
+                        self._write(record)
+                    finally:
+                        pending.done()
+            finally:
+                # A recorder that raised BaseException ends the loop: the records left are
+                # lost, and are counted as done so that close() does not wait for them.
+                for _ in range(len(records) - written):
                     pending.done()
 
     def _write(self, record: CallRecord) -> None:
@@ -515,4 +541,5 @@ def _usage(response: dict) -> tuple[int, int]:
     usage = response.get("usage") or {}
     prompt_tokens = usage.get("prompt_tokens") or 0
     completion_tokens = usage.get("completion_tokens") or 0
-    return int(prompt_tokens), int(completion_tokens)
+    # A negative count from a faulty provider would lower the budget's spending.
+    return max(0, int(prompt_tokens)), max(0, int(completion_tokens))

@@ -62,7 +62,7 @@ READ_TIMEOUT_S = 60.0
 MAX_SOCKET_PATH_BYTES = 107
 # Open connections of one socket, each with a server thread. One sandbox has one socket.
 MAX_CONNECTIONS = 32
-# Seconds close() waits for the records of this socket's calls that are not written yet.
+# Seconds close() waits for this socket's calls in flight and records not written yet.
 RECORD_WAIT_S = 30.0
 # Words of the reply's content in each chunk of a streamed response.
 WORDS_PER_CHUNK = 16
@@ -87,7 +87,7 @@ class _UnixHTTPServer(socketserver.ThreadingUnixStreamServer):
         self.gateway = gateway
         self.context = context
         self.pending = PendingRecords()
-        """The records of this socket's calls whose responses are sent, not yet written."""
+        """This socket's calls in flight and records not yet written."""
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         self.stopped = False
@@ -142,7 +142,8 @@ class _GatewayHandler(BaseHTTPRequestHandler):
     timeout = READ_TIMEOUT_S
 
     def do_GET(self) -> None:
-        if self.headers.get("Content-Length", "0").strip() not in ("", "0"):
+        has_body = self.headers.get("Content-Length", "0").strip() not in ("", "0")
+        if has_body or "Transfer-Encoding" in self.headers:
             self.close_connection = True  # the body is never read
         path = self._route()
         if path == MODELS_PATH:
@@ -174,7 +175,7 @@ class _GatewayHandler(BaseHTTPRequestHandler):
         try:
             request = self._read_json()
         except InvalidRequestError as error:
-            if self.server.stopped:  # close() cut the body short: not the client's error
+            if self.server.stopped:  # close() cut the body short, so the client made no error
                 self._send_closed()
                 return
             self.server.gateway.reject(self._raw_body, error, self.server.context)
@@ -196,8 +197,14 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             self._send_closed()
             return
         # The call's record is written after the response is sent, off the client's time.
-        with self.server.gateway.deferred_recording(self.server.pending):
-            self._complete_now(request)
+        # The call counts as pending from here, so that close() waits for it.
+        pending = self.server.pending
+        pending.add()
+        try:
+            with self.server.gateway.deferred_recording(pending):
+                self._complete_now(request)
+        finally:
+            pending.done()
 
     def _complete_now(self, request: object) -> None:
         gateway = self.server.gateway
@@ -230,7 +237,10 @@ class _GatewayHandler(BaseHTTPRequestHandler):
                 self._send_json(HTTPStatus.OK, response)
 
     def _route(self) -> str:
-        path = urlsplit(self.path).path
+        try:
+            path = urlsplit(self.path).path
+        except ValueError:  # such as an unclosed "[" in the host of an absolute target
+            path = self.path.split("?", 1)[0]
         if len(path) > 1:
             path = path.rstrip("/")
         return path
@@ -255,10 +265,7 @@ class _GatewayHandler(BaseHTTPRequestHandler):
         # from the HTTP version and the Connection header whether the client keeps it.
         self._closes_after_request = self.close_connection
         self.close_connection = True
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            raise InvalidRequestError(
-                "chunked request bodies are not supported; send Content-Length"
-            )
+        self._check_framing()
 
         length = self._declared_length()
         if length > MAX_BODY_BYTES:
@@ -274,31 +281,43 @@ class _GatewayHandler(BaseHTTPRequestHandler):
         self.close_connection = self._closes_after_request
         return body
 
+    def _check_framing(self) -> None:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            raise InvalidRequestError(
+                "chunked request bodies are not supported; send Content-Length"
+            )
+
     def _declared_length(self) -> int:
         """Return the body length of the Content-Length header, which must be one number."""
         values = {value.strip() for value in self.headers.get_all("Content-Length") or []}
         if not values:
             raise InvalidRequestError("the Content-Length header is missing")
         if len(values) > 1:
-            shown = ", ".join(sorted(repr(value[:20]) for value in values))
-            raise InvalidRequestError(f"conflicting Content-Length headers: {shown:.100}")
+            listed = ", ".join(sorted(repr(value[:20]) for value in values))
+            raise InvalidRequestError(
+                f"conflicting Content-Length headers: {listed:.100}; send one Content-Length"
+            )
         header = values.pop()
-        # int() would also take "+79", " 79" and "7_9"; HTTP allows digits only.
+        # int() would also take "+79", " 79" and "7_9", but HTTP allows digits only.
         if not header.isascii() or not header.isdigit():
             raise InvalidRequestError(f"invalid Content-Length {header!r:.40}; send digits only")
         return int(header)
 
     def handle_expect_100(self) -> bool:
-        # A body over the limit is refused before the client is asked to send it.
-        header = self.headers.get("Content-Length", "").strip()
-        if self.command == "POST" and header.isascii() and header.isdigit():
-            length = int(header)
-            if length > MAX_BODY_BYTES and self._route() == CHAT_PATH:
-                self.close_connection = True
-                error = InvalidRequestError(_too_large(length))
-                self.server.gateway.reject("", error, self.server.context)
-                self._send_error(HTTPStatus.BAD_REQUEST, str(error))
-                return False
+        # A chat request whose body would be rejected is rejected before the client is
+        # asked to send that body.
+        if self.command != "POST" or self._route() != CHAT_PATH:
+            return super().handle_expect_100()
+        try:
+            self._check_framing()
+            length = self._declared_length()
+            if length > MAX_BODY_BYTES:
+                raise InvalidRequestError(_too_large(length))
+        except InvalidRequestError as error:
+            self.close_connection = True
+            self.server.gateway.reject("", error, self.server.context)
+            self._send_error(HTTPStatus.BAD_REQUEST, str(error))
+            return False
         return super().handle_expect_100()
 
     def _discard_declared_body(self) -> None:
@@ -522,10 +541,10 @@ class GatewaySocket:
     def close(self) -> None:
         """Stop the server thread and remove the socket file.
 
-        Open connections end after their request in flight, which still gets its response,
-        but close() does not wait for those requests.
-        It waits for the records of calls whose responses were sent, so that a caller reading the
-        archive after close() finds every call its client saw.
+        Open connections end after their request in flight, which still gets its response.
+        close() waits, up to RECORD_WAIT_S, for the calls in flight and for the records of
+        every call, so that a caller reading the archive after close() finds every call
+        of the socket, even one whose client was killed while it waited for the reply.
         """
         with self._close_lock:
             if self._closed:
@@ -539,14 +558,17 @@ class GatewaySocket:
         self.path.unlink(missing_ok=True)
         if not self.wait_written(RECORD_WAIT_S):
             logger.warning(
-                "records of calls on %s were not written within %.0f s",
+                "calls on %s did not end or were not recorded within %.0f s",
                 self.path,
                 RECORD_WAIT_S,
             )
         logger.info("gateway stopped on %s", self.path)
 
     def wait_written(self, timeout_s: float) -> bool:
-        """Wait until the records of this socket's calls are written; False on timeout."""
+        """Wait until this socket's calls have ended and their records are written.
+
+        Return False on timeout.
+        """
         return self._server.pending.wait(timeout_s)
 
     def __enter__(self) -> "GatewaySocket":
