@@ -571,6 +571,23 @@ def status_of(reply: bytes) -> int:
     return int(reply.split(b" ", 2)[1])
 
 
+def test_rejected_records_are_capped(
+    gateway: Gateway, records: list[CallRecord], socket_path: Path
+) -> None:
+    """A sandbox that sends invalid bodies without end stores a bounded number of records."""
+    from evolarium.llm.gateway import MAX_REJECTED_RECORDS
+
+    with gateway.serve(socket_path, CONTEXT), http_client(socket_path) as client:
+        statuses = {
+            client.post("/v1/chat/completions", content=b"{not json").status_code
+            for _ in range(MAX_REJECTED_RECORDS + 5)
+        }
+
+    assert statuses == {400}
+    assert len(records) == MAX_REJECTED_RECORDS
+    assert gateway.calls == MAX_REJECTED_RECORDS + 5
+
+
 def test_short_body_is_not_forwarded(
     fake: FakeProvider, gateway: Gateway, records: list[CallRecord], socket_path: Path
 ) -> None:

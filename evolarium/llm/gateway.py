@@ -3,6 +3,7 @@
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -58,6 +59,9 @@ UNCHARGED_OUTCOMES = frozenset({OUTCOME_REJECTED, OUTCOME_BUDGET, OUTCOME_REPLAY
 MAX_ERROR_CHARS = 2000
 # Max characters of an unparsable body kept in its record.
 INVALID_BODY_CHARS = 200
+# Rejected requests recorded per agent and evaluation. Later ones are counted in the
+# totals but not recorded, so that a sandbox cannot fill the archive with them.
+MAX_REJECTED_RECORDS = 100
 
 
 class Gateway:
@@ -98,6 +102,7 @@ class Gateway:
         self._recorder_lock = threading.Lock()
         self._deferring = threading.local()
         self._calls = 0
+        self._rejected: Counter[tuple[str | None, str | None, str | None]] = Counter()
         self._prompt_tokens = 0
         self._completion_tokens = 0
 
@@ -367,7 +372,8 @@ class Gateway:
     ) -> None:
         """Record a request that was rejected before it reached the provider.
 
-        The record names the model of the context's purpose.
+        The record names the model of the context's purpose. Past MAX_REJECTED_RECORDS
+        rejections of one agent and evaluation, the request is counted and not recorded.
         """
         logger.info(
             "rejected a model request (run %s, agent %s): %s",
@@ -375,6 +381,8 @@ class Gateway:
             context.agent_id,
             error,
         )
+        if not self._records_rejection(context):
+            return
         started_at = started_at or datetime.now(UTC)
         router = self.routes.route_for(context.purpose).primary
         body = _as_body(request)
@@ -382,6 +390,25 @@ class Gateway:
         record.outcome = OUTCOME_REJECTED
         record.error = str(error)
         self._finish(record)
+
+    def _records_rejection(self, context: CallContext) -> bool:
+        """Count one rejected request; tell whether it is within the ones recorded."""
+        key = (context.run_id, context.agent_id, context.evaluation_id)
+        with self._totals_lock:
+            self._rejected[key] += 1
+            count = self._rejected[key]
+            if count > MAX_REJECTED_RECORDS:
+                self._calls += 1
+        if count == MAX_REJECTED_RECORDS + 1:
+            logger.warning(
+                "agent %s (run %s, evaluation %s) sent more than %d rejected requests; "
+                "later ones are not recorded",
+                context.agent_id,
+                context.run_id,
+                context.evaluation_id,
+                MAX_REJECTED_RECORDS,
+            )
+        return count <= MAX_REJECTED_RECORDS
 
     def serve(self, socket_path: Path, context: CallContext) -> GatewaySocket:
         """Serve the HTTP endpoint on a new unix socket, recording calls with ``context``."""
