@@ -41,7 +41,6 @@ from evolarium.llm.budget import (
 )
 from evolarium.llm.calls import CallContext, CallRecord
 from evolarium.llm.gateway import Gateway
-from evolarium.llm.pricing import call_cost
 from evolarium.llm.recording import to_row
 from evolarium.llm.router import ModelConfig
 from evolarium.llm.routing import Routes
@@ -116,16 +115,11 @@ class RemoteMeter:
             raise BudgetExceededError(answer)
         return answer
 
-    def charge(
-        self,
-        reservation: Reservation,
-        model: str,
-        prompt: int,
-        completion: int,
-        *,
-        free: bool = False,
+    charge = BudgetMeter.charge  # prices the call here, then settles it
+
+    def settle(
+        self, reservation: Reservation, prompt: int, completion: int, cost: float | None
     ) -> None:
-        cost = 0.0 if free else call_cost(model, prompt, completion)
         _ray().get(self.ledger.settle.remote(reservation, prompt, completion, cost))
         reservation.open = False
 

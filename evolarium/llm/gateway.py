@@ -187,14 +187,14 @@ class Gateway:
                     self._finish(record, reservation)
                     return response
 
-                if isinstance(failure, InvalidRequestError):
-                    # The provider found the messages too long for the model.
-                    self._record_too_long(router, request, context, failure, start, reservation)
-                    raise failure
-                outcome = classify(failure)
+                # InvalidRequestError: the provider found the messages too long for the model.
+                too_long = isinstance(failure, InvalidRequestError)
+                outcome = OUTCOME_TOO_LONG if too_long else classify(failure)
                 summary = self._record_failure(
                     router, request, context, failure, outcome, attempt, start, reservation
                 )
+                if too_long:
+                    raise failure
             finally:
                 if reservation is not None:
                     self._release(reservation)
@@ -256,6 +256,7 @@ class Gateway:
         started_at: datetime,
         reservation: Reservation,
     ) -> dict:
+        """Serve the request from ``replayer``, charging ``reservation`` when it is found."""
         start = time.perf_counter()
         first_miss: ReplayMissError | None = None
         # NOTE: when the same request was recorded under the primary and, after a failure,
@@ -320,27 +321,6 @@ class Gateway:
         record.error = details
         self._finish(record, reservation)
         return summary
-
-    def _record_too_long(
-        self,
-        router: Router,
-        request: dict,
-        context: CallContext,
-        error: InvalidRequestError,
-        start: float,
-        reservation: Reservation,
-    ) -> None:
-        logger.info(
-            "model %s rejected the messages as too long (run %s, agent %s): %s",
-            router.model,
-            context.run_id,
-            context.agent_id,
-            error,
-        )
-        record = self._record_for(router, request, context, datetime.now(UTC), start)
-        record.outcome = OUTCOME_TOO_LONG
-        record.error = str(error)
-        self._finish(record, reservation)
 
     def _record_refusal(
         self,
