@@ -575,17 +575,44 @@ def test_rejected_records_are_capped(
     gateway: Gateway, records: list[CallRecord], socket_path: Path
 ) -> None:
     """A sandbox that sends invalid bodies without end stores a bounded number of records."""
-    from evolarium.llm.gateway import MAX_REJECTED_RECORDS
+    from evolarium.llm.gateway import MAX_UNCHARGED_RECORDS
 
     with gateway.serve(socket_path, CONTEXT), http_client(socket_path) as client:
         statuses = {
             client.post("/v1/chat/completions", content=b"{not json").status_code
-            for _ in range(MAX_REJECTED_RECORDS + 5)
+            for _ in range(MAX_UNCHARGED_RECORDS + 5)
         }
 
     assert statuses == {400}
-    assert len(records) == MAX_REJECTED_RECORDS
-    assert gateway.calls == MAX_REJECTED_RECORDS + 5
+    assert len(records) == MAX_UNCHARGED_RECORDS
+    assert gateway.calls == MAX_UNCHARGED_RECORDS + 5
+
+
+def test_refused_large_requests_are_capped(
+    fake: FakeProvider, records: list[CallRecord], socket_path: Path
+) -> None:
+    """A sandbox over its budget cannot store a large request per refusal without end."""
+    from evolarium.llm.gateway import MAX_UNCHARGED_RECORDS, MAX_UNCHARGED_REQUEST_CHARS
+
+    fake.add("the one call")
+    config = ModelConfig(model="openai/fake", api_base=fake.url, api_key="test")
+    gateway = Gateway(Router(config), recorder=records.append, budget=Budget(calls=1))
+    large = chat_body("word " * MAX_UNCHARGED_REQUEST_CHARS)
+
+    with gateway.serve(socket_path, CONTEXT), http_client(socket_path) as client:
+        statuses = [client.post("/v1/chat/completions", json=large).status_code]
+        statuses += [
+            client.post("/v1/chat/completions", json=large).status_code
+            for _ in range(MAX_UNCHARGED_RECORDS + 5)
+        ]
+
+    assert statuses == [200] + [429] * (MAX_UNCHARGED_RECORDS + 5)
+    assert len(records) == 1 + MAX_UNCHARGED_RECORDS
+    assert records[0].request["messages"] == large["messages"]  # a charged call is whole
+    refused = records[1]
+    assert refused.outcome == "budget_exceeded"
+    assert refused.request["request_chars"] > MAX_UNCHARGED_REQUEST_CHARS
+    assert len(refused.request["request_start"]) == 200
 
 
 def test_short_body_is_not_forwarded(

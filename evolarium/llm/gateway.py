@@ -1,5 +1,6 @@
 """The gateway: every model call goes through it, is routed, counted and recorded."""
 
+import json
 import logging
 import threading
 import time
@@ -59,9 +60,11 @@ UNCHARGED_OUTCOMES = frozenset({OUTCOME_REJECTED, OUTCOME_BUDGET, OUTCOME_REPLAY
 MAX_ERROR_CHARS = 2000
 # Max characters of an unparsable body kept in its record.
 INVALID_BODY_CHARS = 200
-# Rejected requests recorded per agent and evaluation. Later ones are counted in the
-# totals but not recorded, so that a sandbox cannot fill the archive with them.
-MAX_REJECTED_RECORDS = 100
+# Uncharged calls (rejected, refused for the budget, replay misses) recorded per agent
+# and evaluation. Later ones are counted in the totals but not recorded, and a large
+# request of one is stored shortened, so that a sandbox cannot fill the archive.
+MAX_UNCHARGED_RECORDS = 100
+MAX_UNCHARGED_REQUEST_CHARS = 64 * 1024
 
 
 class Gateway:
@@ -102,7 +105,7 @@ class Gateway:
         self._recorder_lock = threading.Lock()
         self._deferring = threading.local()
         self._calls = 0
-        self._rejected: Counter[tuple[str | None, str | None, str | None]] = Counter()
+        self._uncharged: Counter[tuple[str | None, str | None, str | None]] = Counter()
         self._prompt_tokens = 0
         self._completion_tokens = 0
 
@@ -352,8 +355,7 @@ class Gateway:
     ) -> None:
         """Record a request that was rejected before it reached the provider.
 
-        The record names the model of the context's purpose. Past MAX_REJECTED_RECORDS
-        rejections of one agent and evaluation, the request is counted and not recorded.
+        The record names the model of the context's purpose.
         """
         logger.info(
             "rejected a model request (run %s, agent %s): %s",
@@ -361,8 +363,6 @@ class Gateway:
             context.agent_id,
             error,
         )
-        if not self._records_rejection(context):
-            return
         started_at = started_at or datetime.now(UTC)
         router = self.routes.route_for(context.purpose).primary
         body = _as_body(request)
@@ -370,25 +370,6 @@ class Gateway:
         record.outcome = OUTCOME_REJECTED
         record.error = str(error)
         self._finish(record)
-
-    def _records_rejection(self, context: CallContext) -> bool:
-        """Count one rejected request; tell whether it is within the ones recorded."""
-        key = (context.run_id, context.agent_id, context.evaluation_id)
-        with self._totals_lock:
-            self._rejected[key] += 1
-            count = self._rejected[key]
-            if count > MAX_REJECTED_RECORDS:
-                self._calls += 1
-        if count == MAX_REJECTED_RECORDS + 1:
-            logger.warning(
-                "agent %s (run %s, evaluation %s) sent more than %d rejected requests; "
-                "later ones are not recorded",
-                context.agent_id,
-                context.run_id,
-                context.evaluation_id,
-                MAX_REJECTED_RECORDS,
-            )
-        return count <= MAX_REJECTED_RECORDS
 
     def serve(self, socket_path: Path, context: CallContext) -> GatewaySocket:
         """Serve the HTTP endpoint on a new unix socket, recording calls with ``context``."""
@@ -452,6 +433,8 @@ class Gateway:
 
         if self._recorder is None:
             return
+        if reservation is None and not self._keeps_uncharged(record):
+            return
         deferring: tuple[PendingRecords, list[CallRecord]] | None = getattr(
             self._deferring, "records", None
         )
@@ -461,6 +444,36 @@ class Gateway:
             records.append(record)
             return
         self._write(record)
+
+    def _keeps_uncharged(self, record: CallRecord) -> bool:
+        """Count an uncharged call; tell whether it is recorded, and shorten a large request.
+
+        Past MAX_UNCHARGED_RECORDS of one agent and evaluation, the call is not recorded.
+        """
+        context = record.context
+        key = (context.run_id, context.agent_id, context.evaluation_id)
+        with self._totals_lock:
+            self._uncharged[key] += 1
+            count = self._uncharged[key]
+        if count > MAX_UNCHARGED_RECORDS:
+            if count == MAX_UNCHARGED_RECORDS + 1:
+                logger.warning(
+                    "agent %s (run %s, evaluation %s) made more than %d calls that were "
+                    "rejected, refused or missed in replay; later ones are not recorded",
+                    context.agent_id,
+                    context.run_id,
+                    context.evaluation_id,
+                    MAX_UNCHARGED_RECORDS,
+                )
+            return False
+
+        text = json.dumps(record.request, ensure_ascii=False, default=str)
+        if len(text) > MAX_UNCHARGED_REQUEST_CHARS:
+            record.request = {
+                "request_chars": len(text),
+                "request_start": text[:INVALID_BODY_CHARS],
+            }
+        return True
 
     @contextmanager
     def deferred_recording(self, pending: PendingRecords) -> Iterator[None]:

@@ -178,7 +178,7 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             if self.server.stopped:  # close() cut the body short, so the client made no error
                 self._send_closed()
                 return
-            self.server.gateway.reject(self._raw_body, error, self.server.context)
+            self._reject(self._raw_body, error)
             self._send_error(HTTPStatus.BAD_REQUEST, str(error))
             return
 
@@ -315,7 +315,7 @@ class _GatewayHandler(BaseHTTPRequestHandler):
                 raise InvalidRequestError(_too_large(length))
         except InvalidRequestError as error:
             self.close_connection = True
-            self.server.gateway.reject("", error, self.server.context)
+            self._reject("", error)
             self._send_error(HTTPStatus.BAD_REQUEST, str(error))
             return False
         return super().handle_expect_100()
@@ -332,6 +332,15 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             if not chunk:
                 return
             remaining -= len(chunk)
+
+    def _reject(self, body: object, error: InvalidRequestError) -> None:
+        """Record a request rejected here, counted as pending so that close() waits."""
+        pending = self.server.pending
+        pending.add()
+        try:
+            self.server.gateway.reject(body, error, self.server.context)
+        finally:
+            pending.done()
 
     def _send_closed(self) -> None:
         self.close_connection = True
@@ -546,23 +555,26 @@ class GatewaySocket:
         every call, so that a caller reading the archive after close() finds every call
         of the socket, even one whose client was killed while it waited for the reply.
         """
+        # The lock is held to the end, so that a second caller also returns only then.
         with self._close_lock:
             if self._closed:
                 return
             self._closed = True
 
-        self._server.shutdown()
-        self._server.stop_reading()
-        self._server.server_close()
-        self._thread.join()
-        self.path.unlink(missing_ok=True)
-        if not self.wait_written(RECORD_WAIT_S):
-            logger.warning(
-                "calls on %s did not end or were not recorded within %.0f s",
-                self.path,
-                RECORD_WAIT_S,
-            )
-        logger.info("gateway stopped on %s", self.path)
+            self._server.shutdown()
+            self._server.stop_reading()
+            self._server.server_close()
+            self._thread.join()
+            self.path.unlink(missing_ok=True)
+            if not self.wait_written(RECORD_WAIT_S):
+                # NOTE: such a call, slower than RECORD_WAIT_S or blocked sending its reply,
+                # is charged and recorded after close() has returned.
+                logger.warning(
+                    "calls on %s did not end or were not recorded within %.0f s",
+                    self.path,
+                    RECORD_WAIT_S,
+                )
+            logger.info("gateway stopped on %s", self.path)
 
     def wait_written(self, timeout_s: float) -> bool:
         """Wait until this socket's calls have ended and their records are written.
