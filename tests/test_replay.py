@@ -38,6 +38,7 @@ from evolarium.llm.gateway import (
 from evolarium.llm.recording import archive_recorder, to_row
 from evolarium.llm.replay import (
     KEY_VERSION,
+    RecordedError,
     Replayer,
     ReplayMissError,
     request_key,
@@ -200,15 +201,22 @@ def test_replayer_serves_repeated_key_in_order() -> None:
 
 
 def test_replayer_skips_failed_calls() -> None:
+    """Failed attempts are skipped; a budget refusal is raised again in its turn."""
+    refused = recorded(body("question"), "refused", call_id=3, outcome="budget_exceeded")
+    refused.error = "the run made 1 model call, its limit (--max-calls 1)"
     calls = [
         recorded(body("question"), "failed attempt", call_id=1, outcome="server_error"),
         recorded(body("question"), "cut short", call_id=2, outcome="truncated"),
-        recorded(body("question"), "refused", call_id=3, outcome="budget_exceeded"),
+        refused,
     ]
     replayer = Replayer(calls)
 
-    assert len(replayer) == 1
+    assert len(replayer) == 2
     assert content_of(serve(replayer, body("question"))) == "cut short"
+    with pytest.raises(RecordedError) as raised:
+        serve(replayer, body("question"))
+    assert raised.value.outcome == "budget_exceeded"
+    assert str(raised.value) == refused.error
 
 
 def test_replayer_miss_names_message_difference() -> None:
@@ -408,6 +416,53 @@ def test_replay_miss_uses_no_call_of_the_budget(fake: FakeProvider, tmp_path: Pa
     assert content_of(gateway.complete(body("a"), CONTEXT)) == "one"
 
     assert [record.outcome for record in records] == ["replay_miss", "replayed"]
+
+
+def test_replay_raises_recorded_refusal_again(fake: FakeProvider, tmp_path: Path) -> None:
+    """A call the run's budget refused in the recording is refused again in replay, even
+    though the replay's own budget has room, so the sandbox sees what it saw then."""
+    archive = Archive.create(tmp_path / "recording" / "archive.db")
+    fake.add("one")
+    live = Gateway(
+        Router(model_config(fake)), recorder=archive_recorder(archive), budget=Budget(calls=1)
+    )
+    live.complete(body("a"), CONTEXT)
+    with pytest.raises(BudgetExceededError) as refused_live:
+        live.complete(body("b"), CONTEXT)
+    records: list[CallRecord] = []
+    replayer = Replayer(archive.calls(CONTEXT.run_id))
+    gateway = Gateway(Router(model_config(fake)), recorder=records.append, replayer=replayer)
+
+    assert content_of(gateway.complete(body("a"), CONTEXT)) == "one"
+    with pytest.raises(BudgetExceededError) as refused:
+        gateway.complete(body("b"), CONTEXT)
+
+    assert str(refused.value) == str(refused_live.value)
+    assert [record.outcome for record in records] == ["replayed", "budget_exceeded"]
+    assert replayer.unserved == 0
+    assert gateway.meter.run.calls == 1
+    assert len(fake.requests) == 1
+
+
+def test_replay_raises_recorded_overflow_again(fake: FakeProvider, tmp_path: Path) -> None:
+    overflow = "This model's maximum context length is 8192 tokens. Please reduce the length."
+    archive = record_live(fake, tmp_path, ["one"], [body("a")])
+    fake.add(FakeError(400, overflow, "invalid_request_error"))
+    live = Gateway(Router(model_config(fake)), recorder=archive_recorder(archive))
+    with pytest.raises(InvalidRequestError) as rejected_live:
+        live.complete(body("too long"), CONTEXT)
+    records: list[CallRecord] = []
+
+    gateway = replay_gateway(fake, archive, records)
+    assert content_of(gateway.complete(body("a"), CONTEXT)) == "one"
+    with pytest.raises(InvalidRequestError) as rejected:
+        gateway.complete(body("too long"), CONTEXT)
+
+    assert str(rejected.value) == str(rejected_live.value)
+    assert [record.outcome for record in records] == ["replayed", "context_exceeded"]
+    assert gateway.meter.run.calls == 2
+    assert gateway.meter.run.dollars == 0.0
+    assert len(fake.requests) == 2
 
 
 # Archive schema

@@ -10,6 +10,10 @@ from evolarium.errors import ModelError
 
 OUTCOME_OK = "ok"
 OUTCOME_REJECTED = "rejected"
+OUTCOME_BUDGET = "budget_exceeded"
+OUTCOME_TOO_LONG = "context_exceeded"
+"""The provider rejected the messages as longer than the model's context window. The
+request reached the provider, so it counts as a call."""
 
 
 @dataclass(frozen=True)

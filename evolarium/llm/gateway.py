@@ -14,8 +14,10 @@ import litellm
 
 from evolarium.llm.budget import Budget, BudgetExceededError, BudgetMeter, Reservation
 from evolarium.llm.calls import (
+    OUTCOME_BUDGET,
     OUTCOME_OK,
     OUTCOME_REJECTED,
+    OUTCOME_TOO_LONG,
     CallContext,
     CallRecord,
     InvalidRequestError,
@@ -27,6 +29,7 @@ from evolarium.llm.calls import (
 from evolarium.llm.replay import (
     OUTCOME_REPLAY_MISS,
     OUTCOME_REPLAYED,
+    RecordedError,
     Replayer,
     ReplayMissError,
     router_request_key,
@@ -48,10 +51,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-OUTCOME_BUDGET = "budget_exceeded"
-OUTCOME_TOO_LONG = "context_exceeded"
-"""The provider rejected the messages as longer than the model's context window. The
-request reached the provider, so it counts as a call."""
 UNCHARGED_OUTCOMES = frozenset({OUTCOME_REJECTED, OUTCOME_BUDGET, OUTCOME_REPLAY_MISS})
 """Outcomes of calls that the budget meter does not charge."""
 
@@ -272,6 +271,9 @@ class Gateway:
             except ReplayMissError as error:
                 first_miss = first_miss or error
                 continue
+            except RecordedError as recorded:
+                record = self._record_for(router, request, context, started_at, start)
+                self._raise_recorded(record, recorded, reservation)
 
             record = self._record_for(router, request, context, started_at, start)
             record.response = response
@@ -292,6 +294,30 @@ class Gateway:
         record.error = str(first_miss)
         self._finish(record)
         raise first_miss
+
+    def _raise_recorded(
+        self, record: CallRecord, recorded: RecordedError, reservation: Reservation
+    ) -> None:
+        """Store and raise again the error of a recorded call, as the recording did.
+
+        A budget refusal is not charged. Messages too long for the model count as a call,
+        at no cost, as in the recording.
+        """
+        logger.info(
+            "replayed a recorded %s (run %s, agent %s, evaluation %s): %s",
+            recorded.outcome,
+            record.context.run_id,
+            record.context.agent_id,
+            record.context.evaluation_id,
+            recorded.message,
+        )
+        record.outcome = recorded.outcome
+        record.error = recorded.message
+        if recorded.outcome == OUTCOME_TOO_LONG:
+            self._finish(record, reservation)
+            raise InvalidRequestError(recorded.message.removeprefix("InvalidRequestError: "))
+        self._finish(record)
+        raise BudgetExceededError(recorded.message)
 
     def _record_failure(
         self,
@@ -424,7 +450,7 @@ class Gateway:
                 record.model,
                 record.prompt_tokens,
                 record.completion_tokens,
-                free=record.outcome == OUTCOME_REPLAYED,
+                free=self.replayer is not None,  # in replay mode no provider is called
             )
         with self._totals_lock:
             self._calls += 1

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from evolarium.llm.calls import OUTCOME_OK, ProviderError
+from evolarium.llm.calls import OUTCOME_BUDGET, OUTCOME_OK, OUTCOME_TOO_LONG, ProviderError
 from evolarium.llm.retry import OUTCOME_TRUNCATED
 from evolarium.llm.router import FORWARDED_FIELDS, Router
 
@@ -35,6 +35,10 @@ OUTCOME_REPLAY_MISS = "replay_miss"
 """A call in replay mode whose request has no recorded response left."""
 
 REPLAYABLE_OUTCOMES = frozenset({OUTCOME_OK, OUTCOME_TRUNCATED})
+REPLAYED_ERRORS = frozenset({OUTCOME_BUDGET, OUTCOME_TOO_LONG})
+"""Outcomes of recorded calls whose error a replay raises again at the same request: a
+budget refusal, and messages too long for the model. Their sandbox got that error, so a
+replay that answered instead would diverge from the recording."""
 
 # Limits on the differences that a miss message names, and on each value it quotes.
 MAX_DIFFERENCES = 3
@@ -44,6 +48,15 @@ QUOTE_CONTEXT_CHARS = 20
 
 class ReplayMissError(ProviderError):
     """A request with no recorded response left to replay (HTTP 404 at the gateway socket)."""
+
+
+class RecordedError(Exception):
+    """The recorded call for a request ended in an error that the replay raises again."""
+
+    def __init__(self, outcome: str, message: str) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+        self.message = message
 
 
 def canonical_request(
@@ -108,7 +121,10 @@ class _Recorded:
     key: str
     view: dict
     """The request's fields without the router's defaults, for naming differences."""
-    response_json: str
+    response_json: str | None
+    """None for a recorded error (REPLAYED_ERRORS)."""
+    outcome: str
+    error: str | None
 
 
 def _view(request: dict, model: str) -> dict:
@@ -121,7 +137,8 @@ class Replayer:
     """A store of recorded responses, served by request key and in recorded order for a
     repeated key.
 
-    Only calls with outcome ok or truncated are replayed. A request whose key has no
+    Calls with outcome ok or truncated are replayed, and so are the errors of
+    REPLAYED_ERRORS, which response_for raises as RecordedError. A request whose key has no
     recorded response left raises ReplayMissError, whose message names how the request
     differs from the closest recorded one. Safe to use from several gateway threads.
     """
@@ -134,7 +151,8 @@ class Replayer:
         skipped = 0
 
         for call in sorted(calls, key=_recorded_order):
-            if call.outcome not in REPLAYABLE_OUTCOMES or call.response_json is None:
+            answered = call.outcome in REPLAYABLE_OUTCOMES and call.response_json is not None
+            if not answered and call.outcome not in REPLAYED_ERRORS:
                 continue
             if call.request_key is None:
                 skipped += 1
@@ -144,7 +162,9 @@ class Replayer:
                 call_id=call.id,
                 key=call.request_key,
                 view=_view(json.loads(call.request_json), call.model),
-                response_json=call.response_json,
+                response_json=call.response_json if answered else None,
+                outcome=call.outcome,
+                error=call.error,
             )
             self._recorded.append(entry)
             self._pending.setdefault(entry.key, deque()).append(entry)
@@ -180,17 +200,23 @@ class Replayer:
     def response_for(self, key: str, request: dict, model: str) -> dict:
         """Return the next recorded response for ``key``.
 
-        ``request`` and ``model`` (the string handed to litellm) only serve to name the
-        difference in the ReplayMissError raised when nothing is left for ``key``.
+        Raise RecordedError when the next recorded call for ``key`` ended in one of
+        REPLAYED_ERRORS. ``request`` and ``model`` (the string handed to litellm) only
+        serve to name the difference in the ReplayMissError raised when nothing is left
+        for ``key``.
         """
         with self._lock:
             queue = self._pending.get(key)
-            if queue:
-                entry = queue.popleft()
+            entry = queue.popleft() if queue else None
+            if entry is None:
+                message = self._describe_miss(key, _view(request, model))
+            else:
                 self._served.add(entry.order)
-                return json.loads(entry.response_json)
-            message = self._describe_miss(key, _view(request, model))
-        raise ReplayMissError(message)
+        if entry is None:
+            raise ReplayMissError(message)
+        if entry.response_json is None:
+            raise RecordedError(entry.outcome, entry.error or entry.outcome)
+        return json.loads(entry.response_json)
 
     def _describe_miss(self, key: str, view: dict) -> str:
         short_key = key[:12]
