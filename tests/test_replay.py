@@ -43,6 +43,7 @@ from evolarium.llm.replay import (
     ReplayMissError,
     request_key,
     router_request_key,
+    served_from_recording,
 )
 from evolarium.llm.router import ModelConfig, Router
 from evolarium.sandbox import Limits
@@ -439,6 +440,9 @@ def test_replay_raises_recorded_refusal_again(fake: FakeProvider, tmp_path: Path
 
     assert str(refused.value) == str(refused_live.value)
     assert [record.outcome for record in records] == ["replayed", "budget_exceeded"]
+    # A resumed replay tells this refusal, served from the recording, from its own.
+    assert served_from_recording(records[1].outcome, records[1].error)
+    assert not served_from_recording("budget_exceeded", str(refused_live.value))
     assert replayer.unserved == 0
     assert gateway.meter.run.calls == 1
     assert len(fake.requests) == 1

@@ -24,7 +24,7 @@ from evolarium.evolve.run import archive_of_run_dir, create_run, find_run, prepa
 from evolarium.llm.budget import Spending
 from evolarium.llm.gateway import UNCHARGED_OUTCOMES, Gateway
 from evolarium.llm.recording import archive_recorder
-from evolarium.llm.replay import OUTCOME_REPLAYED, Replayer
+from evolarium.llm.replay import Replayer, served_from_recording
 from evolarium.llm.routing import Routes
 from evolarium.process import process_exists
 from evolarium.sandbox import docker_client, require_image
@@ -303,7 +303,8 @@ def _unmask_key(data: dict) -> dict:
 
 
 def kept_replayed_keys(archive: Archive, run_id: str) -> list[str]:
-    """Return the request keys of replayed calls that belong to work a resumed run keeps.
+    """Return the request keys of calls served from the recording that belong to work a
+    resumed run keeps.
 
     Kept work is the calls of agents that the resumed run keeps, outside any evaluation
     or in a stored one. Calls of a half-made child (a pending child, which the resumed
@@ -319,7 +320,7 @@ def kept_replayed_keys(archive: Archive, run_id: str) -> list[str]:
     return [
         call.request_key
         for call in archive.calls(run_id)
-        if call.outcome == OUTCOME_REPLAYED
+        if served_from_recording(call.outcome, call.error)
         and call.request_key
         and call.agent_id in agents
         and (call.evaluation_id is None or call.evaluation_id in evaluations)
@@ -334,7 +335,7 @@ def spending_of(calls: list) -> Spending:
             continue
         spending.calls += 1
         spending.tokens += call.prompt_tokens + call.completion_tokens
-        if call.outcome == OUTCOME_REPLAYED:
+        if served_from_recording(call.outcome, call.error):
             continue
         if call.cost_usd is None:
             spending.unpriced_calls += 1

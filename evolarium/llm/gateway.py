@@ -29,6 +29,7 @@ from evolarium.llm.calls import (
 from evolarium.llm.replay import (
     OUTCOME_REPLAY_MISS,
     OUTCOME_REPLAYED,
+    REPLAYED_ERROR_PREFIX,
     RecordedError,
     Replayer,
     ReplayMissError,
@@ -312,7 +313,7 @@ class Gateway:
             recorded.message,
         )
         record.outcome = recorded.outcome
-        record.error = recorded.message
+        record.error = REPLAYED_ERROR_PREFIX + recorded.message
         if recorded.outcome == OUTCOME_TOO_LONG:
             self._finish(record, reservation)
             raise InvalidRequestError(recorded.message.removeprefix("InvalidRequestError: "))

@@ -6,7 +6,7 @@ import logging
 from evolarium.archive import Archive, ModelCall
 from evolarium.llm.gateway import CallRecord, Recorder
 from evolarium.llm.pricing import call_cost
-from evolarium.llm.replay import OUTCOME_REPLAYED
+from evolarium.llm.replay import served_from_recording
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,6 @@ def to_row(call: CallRecord) -> ModelCall:
 
 def _cost(call: CallRecord) -> float | None:
     # A replayed call reached no provider. Its recorded original keeps the cost.
-    if call.outcome == OUTCOME_REPLAYED:
+    if served_from_recording(call.outcome, call.error):
         return 0.0
     return call_cost(call.model, call.prompt_tokens, call.completion_tokens)

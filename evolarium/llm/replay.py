@@ -50,6 +50,18 @@ class ReplayMissError(ProviderError):
     """A request with no recorded response left to replay (HTTP 404 at the gateway socket)."""
 
 
+REPLAYED_ERROR_PREFIX = "replayed from the recording: "
+"""Starts the stored error of a call whose recorded error a replay raised again, which
+tells it apart from an error of the replay's own budget."""
+
+
+def served_from_recording(outcome: str, error: str | None) -> bool:
+    """Tell whether a stored call of a replay was served from the recording."""
+    if outcome == OUTCOME_REPLAYED:
+        return True
+    return outcome in REPLAYED_ERRORS and (error or "").startswith(REPLAYED_ERROR_PREFIX)
+
+
 class RecordedError(Exception):
     """The recorded call for a request ended in an error that the replay raises again."""
 
