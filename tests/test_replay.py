@@ -421,7 +421,7 @@ def test_replay_miss_uses_no_call_of_the_budget(fake: FakeProvider, tmp_path: Pa
 
 def test_replay_raises_recorded_refusal_again(fake: FakeProvider, tmp_path: Path) -> None:
     """A call the run's budget refused in the recording is refused again in replay, even
-    though the replay's own budget has room, so the sandbox sees what it saw then."""
+    though the replay's own budget has room, so the sandbox gets the error it got then."""
     archive = Archive.create(tmp_path / "recording" / "archive.db")
     fake.add("one")
     live = Gateway(
@@ -440,7 +440,7 @@ def test_replay_raises_recorded_refusal_again(fake: FakeProvider, tmp_path: Path
 
     assert str(refused.value) == str(refused_live.value)
     assert [record.outcome for record in records] == ["replayed", "budget_exceeded"]
-    # A resumed replay tells this refusal, served from the recording, from its own.
+    # A resumed replay can tell this refusal, served from the recording, from its own.
     assert served_from_recording(records[1].outcome, records[1].error)
     assert not served_from_recording("budget_exceeded", str(refused_live.value))
     assert replayer.unserved == 0

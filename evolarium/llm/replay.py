@@ -38,7 +38,7 @@ REPLAYABLE_OUTCOMES = frozenset({OUTCOME_OK, OUTCOME_TRUNCATED})
 REPLAYED_ERRORS = frozenset({OUTCOME_BUDGET, OUTCOME_TOO_LONG})
 """Outcomes of recorded calls whose error a replay raises again at the same request: a
 budget refusal, and messages too long for the model. Their sandbox got that error, so a
-replay that answered instead would diverge from the recording."""
+replay that returned a completion instead would diverge from the recording."""
 
 # Limits on the differences that a miss message names, and on each value it quotes.
 MAX_DIFFERENCES = 3
@@ -51,8 +51,8 @@ class ReplayMissError(ProviderError):
 
 
 REPLAYED_ERROR_PREFIX = "replayed from the recording: "
-"""Starts the stored error of a call whose recorded error a replay raised again, which
-tells it apart from an error of the replay's own budget."""
+"""Prefix of the stored error of a call whose recorded error a replay raised again, so
+that it can be told apart from an error of the replay's own budget."""
 
 
 def served_from_recording(outcome: str, error: str | None) -> bool:
