@@ -78,5 +78,5 @@ install_package() {
 install_debian_packages
 start_docker
 install_package
-say "building the sandbox image (first time: about 3-5 minutes)"
+say "building the sandbox image (first time: 1-5 minutes)"
 "$VENV/bin/evolarium" sandbox build

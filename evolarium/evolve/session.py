@@ -79,9 +79,10 @@ def start_evolution(config: RunConfig, console: Console, *, live: bool = False) 
     remove_orphans(client)
 
     run_id, run_dir, archive = create_run(config)
+    generations = "1 generation" if config.generations == 1 else f"{config.generations} generations"
     console.print(
         f"run [bold]{run_id}[/]: {len(tasks)} tasks from {_suite_name(config)}, model "
-        f"{config.model.model}, selection {config.selection}, {config.generations} generations"
+        f"{config.model.model}, selection {config.selection}, {generations}"
     )
     gateway = Gateway(
         routes, recorder=archive_recorder(archive), budget=config.budget, replayer=replayer
