@@ -372,6 +372,8 @@ def test_print_config_loads_back():
         skip_invalid=True,
     )
     assert loaded == expected
+    # Keys without a value are named in a comment, so budgets can be found.
+    assert "budget.calls" in result.stdout.split("\n\n", 1)[0]
 
 
 def test_cli_bad_config_one_line_error(tmp_path: Path):

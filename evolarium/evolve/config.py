@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import re
+import textwrap
 import tomllib
 import types
 import typing
@@ -409,10 +410,14 @@ class RunConfig:
         """Return the configuration as a TOML file that ``--config`` loads back.
 
         Values that are None are left out, because TOML has no null and a missing key
-        takes the default. A masked API key is left out too.
+        takes the default, and a comment names them. A masked API key is left out too.
         """
         data = self.to_dict()
         header = ["# evolarium run configuration; start a run with: evolarium run --config FILE"]
+        unset = _unset_keys(data)
+        if unset:
+            listed = "not set (no limit, or the default): " + ", ".join(unset)
+            header.extend(f"# {line}" for line in textwrap.wrap(listed, width=86))
         if data["model"].pop("api_key", None):
             header.append("# model.api_key is set but not printed; give it with --set")
         for purpose, table in data["models"].items():
@@ -1167,3 +1172,12 @@ def option_default(dest: str) -> str | None:
     if dest == "operators":
         return ",".join(f"{name}={weight:g}" for name, weight in value.items())
     return str(value)
+
+
+def _unset_keys(data: dict) -> list[str]:
+    """Return the keys of ``data`` whose value is None, such as ``budget.calls``."""
+    keys = [name for name, value in data.items() if value is None]
+    for section in SECTIONS:
+        table = data.get(section) or {}
+        keys.extend(f"{section}.{name}" for name, value in table.items() if value is None)
+    return keys
