@@ -397,6 +397,30 @@ def test_budget_panel_reads_config_limits():
     assert panels.budget_limits({"budget": {"tokens": "many"}}) == {}
 
 
+def test_budget_panel_leaves_out_refused_calls():
+    """A refusal reached no model, so the calls bar counts as the budget does."""
+    from evolarium.dashboard.state import UNCHARGED_CALL_OUTCOMES
+    from evolarium.llm.gateway import UNCHARGED_OUTCOMES
+
+    path, archive = build_run(config={"budget": {"calls": 1}})
+    archive.add(
+        ModelCall(
+            run_id=RUN_ID,
+            agent_id="a1",
+            purpose="operator",
+            model="openai/fake",
+            request_json="{}",
+            outcome="budget_exceeded",
+        )
+    )
+    archive.close()
+    text = render(panels.budget_panel(loaded_state(path)), width=120)
+
+    assert "of 1 (100%)" in text
+    assert "+1 refused or rejected" in text
+    assert UNCHARGED_CALL_OUTCOMES == UNCHARGED_OUTCOMES
+
+
 def test_generations_panel_charts_scores():
     state = loaded_state(finished_run())
     text = render(panels.generations_panel(state, width=60), width=60)

@@ -281,10 +281,15 @@ def budget_panel(state: RunState, *, bar_width: int = 20) -> Panel:
     dollars = f"${state.cost_usd:.4f}"
     if state.unpriced_calls:
         dollars += f" +{state.unpriced_calls} unpriced"
+    # As the budget counts them: calls refused or rejected before a model are left out.
+    charged_calls = state.call_count - state.uncharged_calls
+    calls = format_count(charged_calls)
+    if state.uncharged_calls:
+        calls += f" +{format_count(state.uncharged_calls)} refused or rejected"
     used = {
         "dollars": (state.cost_usd, dollars),
         "tokens": (state.tokens, format_count(state.tokens)),
-        "model calls": (state.call_count, format_count(state.call_count)),
+        "model calls": (charged_calls, calls),
         "evaluations": (state.evaluation_count, format_count(state.evaluation_count)),
         "wall time": (state.wall_seconds(), format_duration(state.wall_seconds())),
     }

@@ -42,6 +42,9 @@ OK_EVALUATION_OUTCOMES = {"ok", "exit_error"}
 # Model calls that returned a reply: a reply cut at the token limit, or one served from a
 # recording, is not an error.
 SUCCESSFUL_CALL_OUTCOMES = {"ok", "truncated", "replayed"}
+UNCHARGED_CALL_OUTCOMES = {"rejected", "budget_exceeded", "replay_miss"}
+"""Outcomes of calls that reached no model, which the budget does not count (the same
+set as evolarium.llm.gateway.UNCHARGED_OUTCOMES, which imports litellm)."""
 """Evaluation outcomes that are the agent's ordinary success or failure, not a problem."""
 
 EVALUATION_BATCH = 500
@@ -161,6 +164,8 @@ class RunState:
     evaluation_count: int = 0
     evaluation_times: list[float] = field(default_factory=list)
     call_count: int = 0
+    uncharged_calls: int = 0
+    """Calls that reached no model (UNCHARGED_CALL_OUTCOMES), in call_count too."""
     tokens: int = 0
     cost_usd: float = 0.0
     unpriced_calls: int = 0
@@ -406,7 +411,9 @@ class RunLoader:
             started_at = epoch(started)
             state.call_count += 1
             state.tokens += (prompt_tokens or 0) + (completion_tokens or 0)
-            if cost is None:
+            if outcome in UNCHARGED_CALL_OUTCOMES:
+                state.uncharged_calls += 1
+            elif cost is None:
                 state.unpriced_calls += 1
             else:
                 state.cost_usd += cost
