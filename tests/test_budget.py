@@ -87,7 +87,7 @@ def test_failed_attempts_count_as_calls(fake):
 def test_parallel_calls_keep_the_run_call_limit(fake):
     """Calls sent at once cannot all pass one check: each reserves its place first.
 
-    The fake provider holds each request until another one is in flight, so the calls
+    The fake provider keeps each request waiting until another one is in flight, so the calls
     that pass the budget overlap there while the others are checked.
     """
     records: list[CallRecord] = []
@@ -118,7 +118,7 @@ def test_parallel_calls_keep_the_run_call_limit(fake):
 
 
 def test_parallel_sandbox_requests_keep_the_evaluation_call_limit(fake, tmp_path: Path):
-    """Requests sent at once through one sandbox's socket: exactly the limit get an answer."""
+    """Requests sent at once through one sandbox's socket: exactly the limit get a completion."""
     records: list[CallRecord] = []
     fake.add(*[InFlightGauge(hold_s=1.0)] * PARALLEL_CALLS)
     gateway = make_gateway(fake, Budget(evaluation_calls=2), records)
@@ -154,7 +154,8 @@ def test_released_reservation_frees_its_call():
     second = meter.reserve(context("e2"))
     meter.settle(second, prompt=3, completion=2, cost=None)
 
-    assert not held.open and not second.open
+    assert not held.open
+    assert not second.open
     assert (meter.run.calls, meter.run.tokens, meter.run.unpriced_calls) == (1, 5, 1)
     assert "--max-calls 1" in (meter.exhausted() or "")
 

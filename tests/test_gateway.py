@@ -700,7 +700,7 @@ def test_unparsable_target_gets_not_found(gateway: Gateway, socket_path: Path) -
     assert b"no route" in reply
 
 
-def test_body_cut_by_close_is_not_recorded_as_invalid(
+def test_body_cut_by_close_gets_503(
     fake: FakeProvider, gateway: Gateway, records: list[CallRecord], socket_path: Path
 ) -> None:
     """A request whose body close() cut short gets a 503 and leaves no rejected record."""

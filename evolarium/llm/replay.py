@@ -51,8 +51,8 @@ class ReplayMissError(ProviderError):
 
 
 REPLAYED_ERROR_PREFIX = "replayed from the recording: "
-"""Prefix of the stored error of a call whose recorded error a replay raised again, so
-that it can be told apart from an error of the replay's own budget."""
+"""Prefix of the stored error of a call whose recorded error a replay raised again. It
+separates such a call from an error of the replay's own budget."""
 
 
 def served_from_recording(outcome: str, error: str | None) -> bool:
