@@ -16,7 +16,8 @@ import pytest
 from evolarium.errors import TaskError
 from evolarium.tasks import exercism, load_suite
 from evolarium.tasks.check import reference_workspace
-from evolarium.tasks.scorer import score_workspace
+from evolarium.tasks.scorer import close_scoring_pools, score_workspace
+from tests.conftest import evolarium_containers
 
 SAMPLES = Path(__file__).parent / "data" / "exercism"
 EXPECTED_COUNTS = {
@@ -433,5 +434,7 @@ def test_exercism_editor_copy_wins_in_sandbox(docker_client, sandbox_image, tmp_
         "CENTS_PER_MINUTE = 1\nACCEPTED_COINS = (10, 20, 50, 100)\nMAX_MINUTES = 120\n"
     )
     edited = score_workspace(docker_client, sandbox_image, task, workspace, run_id="test-exercism")
+    close_scoring_pools("test-exercism")
     assert edited.outcome == "ok", edited.output
     assert edited.score == 1.0, edited.output
+    assert evolarium_containers(docker_client, "test-exercism") == []

@@ -276,7 +276,103 @@ INVALID_BODIES = [
     pytest.param(["not", "an", "object"], "JSON object", id="array-body"),
     pytest.param(chat_body() | {"max_tokens": 0}, "max_tokens", id="zero-max-tokens"),
     pytest.param(chat_body() | {"temperature": "hot"}, "temperature", id="text-temperature"),
+    pytest.param(
+        {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "image_url", "image_url": {"url": "http://127.0.0.1:9/a.png"}}
+                    ],
+                }
+            ]
+        },  # noqa: E501
+        "links to 'http://127.0.0.1:9/a.png'",
+        id="image-url-link",
+    ),
+    pytest.param(
+        {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [{"type": "file", "file": {"file_id": "file:///etc/passwd"}}],
+                }
+            ]
+        },  # noqa: E501
+        "send the data inline",
+        id="file-link",
+    ),
 ]
+
+
+def linked_part(url: str) -> dict:
+    return {"type": "file", "file": {"file_id": url}}
+
+
+def test_linked_file_is_not_fetched(
+    fake: FakeProvider,
+    gateway: Gateway,
+    records: list[CallRecord],
+    socket_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """litellm downloads a file part's URL on the host, so the gateway refuses the link.
+
+    Host name lookups in this process are recorded and refused, so nothing leaves the
+    machine; without the gateway's check litellm looks the name up.
+    """
+    lookups: list[str] = []
+    real_getaddrinfo = socket.getaddrinfo
+
+    def recorded_getaddrinfo(host, *args, **kwargs):
+        if isinstance(host, str) and host.endswith(".invalid"):
+            lookups.append(host)
+            raise socket.gaierror(socket.EAI_NONAME, "refused by the test")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", recorded_getaddrinfo)
+    link = linked_part("http://c2VjcmV0.canary.invalid/x.pdf")
+    body = {"messages": [{"role": "user", "content": [link]}]}
+    with gateway.serve(socket_path, CONTEXT), http_client(socket_path) as client:
+        response = client.post("/v1/chat/completions", json=body)
+
+    assert response.status_code == 400, response.text
+    assert "fetches nothing" in response.json()["error"]["message"]
+    assert lookups == []
+    assert fake.requests == []
+    assert [record.outcome for record in records] == ["rejected"]
+
+
+@pytest.mark.parametrize("depth", [101, 100_000])
+def test_deeply_nested_body_rejected(
+    fake: FakeProvider,
+    gateway: Gateway,
+    records: list[CallRecord],
+    socket_path: Path,
+    depth: int,
+) -> None:
+    """100,000 levels exhaust json's recursion; 101 levels parse but are refused too."""
+    body = '{"messages": ' + "[" * depth + "]" * depth + "}"
+    headers = {"Content-Type": "application/json"}
+    with gateway.serve(socket_path, CONTEXT), http_client(socket_path) as client:
+        response = client.post("/v1/chat/completions", content=body, headers=headers)
+
+    assert response.status_code == 400, response.text
+    assert "more than 100 levels deep" in response.json()["error"]["message"]
+    assert fake.requests == []
+    assert [record.outcome for record in records] == ["rejected"]
+
+
+def test_inline_data_url_is_forwarded(fake: FakeProvider, gateway: Gateway) -> None:
+    fake.add("a picture of nothing")
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+    text = {"type": "text", "text": "What is at http://example.invalid/?"}
+    body = {"messages": [{"role": "user", "content": [text, image]}]}
+
+    gateway.complete(body, CONTEXT)
+
+    assert len(fake.requests) == 1
+    assert fake.requests[0]["messages"][0]["content"][1] == image
 
 
 @pytest.mark.parametrize(("body", "expected"), INVALID_BODIES)
@@ -586,6 +682,33 @@ def test_rejected_records_are_capped(
     assert statuses == {400}
     assert len(records) == MAX_UNCHARGED_RECORDS
     assert gateway.calls == MAX_UNCHARGED_RECORDS + 5
+
+
+def test_requests_past_evaluation_cap_stored_shortened(
+    fake: FakeProvider,
+    gateway: Gateway,
+    records: list[CallRecord],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past the cap of request characters per evaluation, requests are stored shortened and
+    their responses in full, under the key of the whole request."""
+    from evolarium.llm import gateway as gateway_module
+
+    monkeypatch.setattr(gateway_module, "MAX_EVALUATION_REQUEST_CHARS", 10_000)
+    fake.add(*["an answer"] * 4)
+    large = chat_body("word " * 800)  # about 4,000 characters
+
+    for _ in range(4):
+        gateway.complete(large, CONTEXT)
+
+    assert [record.outcome for record in records] == ["ok"] * 4
+    assert [record.request["messages"] for record in records[:2]] == [large["messages"]] * 2
+    for record in records[2:]:
+        assert record.request["request_chars"] > 4000
+        assert record.request["request_start"].startswith('{"model"')
+    assert len({record.request_key for record in records}) == 1
+    assert all(record.response is not None for record in records)
+    assert fake.requests[3]["messages"] == large["messages"]
 
 
 def test_refused_large_requests_are_capped(

@@ -646,7 +646,8 @@ def test_merge_child_sandbox_error(docker_client, sandbox_image, tmp_path):
         requests = len(fake.requests)
 
     assert child.outcome == OUTCOME_SANDBOX_ERROR
-    assert "evolarium-test-missing-image" in child.detail
+    # The named error, not a failed pull: no registry is asked for the image.
+    assert "evolarium-test-missing-image:none is missing" in child.detail
     assert child.attempts == 0
     assert requests == 0
     assert MARKER_OURS in (tmp_path / "child" / "agent.py").read_text()

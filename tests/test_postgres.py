@@ -100,6 +100,14 @@ def postgres_server():
         pytest.skip(message)
 
     root = Path(tempfile.mkdtemp(prefix="evolarium-pg-"))
+    try:
+        yield from _serve(binaries, root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _serve(binaries: Path, root: Path):
+    """Create a cluster under ``root``, start it, yield it, and stop it on every path out."""
     password = secrets.token_hex(8)
     (root / "password").write_text(password + "\n")
     if os.geteuid() == 0:
@@ -115,12 +123,12 @@ def postgres_server():
     port = _free_port()
     options = f"-k {root} -p {port} -c listen_addresses=127.0.0.1"
     pg_ctl = [str(binaries / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-w"]
-    subprocess.run(_as_server_user([*pg_ctl, "-o", options, "start"]), check=True)
     try:
+        subprocess.run(_as_server_user([*pg_ctl, "-o", options, "start"]), check=True)
         yield PostgresServer(socket_dir=root, port=port, password=password)
     finally:
+        # Also after a failed start: pg_ctl -w can give up on a server that did start.
         subprocess.run(_as_server_user([*pg_ctl, "-m", "fast", "stop"]), check=False)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

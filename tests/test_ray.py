@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import ray
 
 from evolarium.evolve.config import RunConfig
 from evolarium.evolve.ray_executor import SLOT_RESOURCE, RemoteMeter
@@ -28,8 +29,6 @@ from tests.conftest import evolarium_containers
 from tests.fakeprovider import FakeProvider
 from tests.test_evolution import run_and_open, scripted_model
 from tests.test_routing import InFlightGauge
-
-ray = pytest.importorskip("ray")
 
 pytestmark = [pytest.mark.docker, pytest.mark.ray]
 
@@ -133,6 +132,9 @@ def test_ray_node_removed_mid_run(ray_cluster, docker_client, sandbox_image):
         finally:
             done.set()
             watcher.join()
+            # The next tests share the cluster and need its second node back.
+            cluster.add_node(**NODE_ARGS)
+            cluster.wait_for_nodes()
 
     assert removed.is_set(), "no evaluation ran on the worker node"
     agents = archive.agents(run_id)
@@ -159,13 +161,16 @@ def descends_from(pid: int, ancestor: int) -> bool:
 def test_ray_max_concurrent_counts_whole_cluster(ray_cluster, docker_client, sandbox_image):
     """With max_concurrent = 1, evaluations on two nodes never call the model at once."""
     cluster, _ = ray_cluster
+    raylets = [node.all_processes["raylet"][0].process.pid for node in cluster.list_all_nodes()]
+    assert len(raylets) == 2
     tasks = list(load_suite("builtin").tasks[:TASK_COUNT])
     gauge = InFlightGauge(hold_s=0.5, reply=scripted_model(tasks))
-    with FakeProvider([gauge] * 100) as fake:
+    with FakeProvider([gauge] * 100) as fake, NodeWatcher(docker_client, raylets) as watcher:
         config = ray_config(fake, cluster.address)
         config = replace(config, model=replace(config.model, max_concurrent=1))
         run_id, archive = run_and_open(config)
 
+    assert watcher.seen == set(raylets), "the evaluations did not run on both nodes"
     evaluations = check_stored_once(archive, run_id)
     assert len(evaluations) == TASK_COUNT * 2
     for evaluation in evaluations:
@@ -173,6 +178,33 @@ def test_ray_max_concurrent_counts_whole_cluster(ray_cluster, docker_client, san
     assert gauge.max_in_flight == 1
     assert archive.run(run_id).status == "finished"
     assert evolarium_containers(docker_client, run_id) == []
+
+
+class NodeWatcher:
+    """Collects which of the given raylets started the evaluation containers it sees."""
+
+    def __init__(self, docker_client, raylets: list[int]) -> None:
+        self.docker_client = docker_client
+        self.raylets = raylets
+        self.seen: set[int] = set()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> "NodeWatcher":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._done.is_set():
+            for container in evolarium_containers(self.docker_client):
+                owner = container.labels.get(PID_LABEL, "")
+                if owner.isdigit():
+                    self.seen.update(r for r in self.raylets if descends_from(int(owner), r))
+            time.sleep(0.2)
 
 
 def test_ray_budget_ledger_keeps_call_limit(ray_cluster):

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from evolarium.tasks import load_suite
-from evolarium.tasks.scorer import score_workspace
+from evolarium.tasks.scorer import close_scoring_pools, score_workspace
 from evolarium.tasks.task import Task
+from tests.conftest import evolarium_containers
 
 pytestmark = pytest.mark.docker
 
@@ -22,6 +23,14 @@ def reference_workspace(task: Task, dest: Path) -> Path:
     shutil.copytree(task.workspace, dest)
     shutil.copytree(task.reference, dest, dirs_exist_ok=True)
     return dest
+
+
+@pytest.fixture(scope="module", autouse=True)
+def scoring_pool_closed(docker_client):
+    """Close the module's warm scoring containers after its tests, and check none is left."""
+    yield
+    close_scoring_pools(RUN_ID)
+    assert evolarium_containers(docker_client, RUN_ID) == []
 
 
 @pytest.fixture(scope="module")

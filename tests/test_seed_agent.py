@@ -2,7 +2,10 @@
 
 The fake gateway is a threaded HTTP server on a unix socket in a temporary directory. It
 serves POST /v1/chat/completions with scripted replies in the OpenAI chat.completion
-format and records each request body. No real model is involved.
+format and records each request body, so each test says exactly what the agent gets back.
+One test runs the agent against evolarium's real gateway instead, in front of the loopback
+fake provider, to check that the agent reads the gateway's own error replies. No real
+model is involved.
 """
 
 import json
@@ -25,6 +28,11 @@ from evolarium.agents.contract import (
     SOCKET_ENV,
     seed_agent_dir,
 )
+from evolarium.llm.budget import Budget
+from evolarium.llm.calls import CallContext
+from evolarium.llm.gateway import Gateway
+from evolarium.llm.router import ModelConfig, Router
+from tests.fakeprovider import FakeProvider
 
 AGENT = seed_agent_dir() / ENTRY_POINT
 AGENT_TIMEOUT_S = 120
@@ -332,3 +340,38 @@ def test_request_skips_hidden_binary_and_over_budget(tmp_path: Path) -> None:
     assert "hidden-secret" not in request
     assert "cached-text" not in request
     assert "data.bin" not in request
+
+
+def test_real_gateway_budget_refusal_ends_agent(tmp_path: Path) -> None:
+    """The real gateway, with --max-calls 1, refuses the agent's second request with a 429
+    that names the limit; the agent reports it and exits 1 (loopback fake provider)."""
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    for rel, text in CALC_TASK.items():
+        (workspace / rel).write_text(text)
+    prompt_file = tmp_path / "prompt.md"
+    prompt_file.write_text(CALC_PROMPT)
+    socket_path = Path(tempfile.mkdtemp(prefix="evolarium-gw-")) / "llm.sock"
+    context = CallContext(run_id="seed-test", agent_id="seed", evaluation_id="ev-1")
+
+    with FakeProvider([file_reply({"calc.py": CALC_BROKEN})] * 3) as fake:
+        config = ModelConfig(model="openai/fake", api_base=fake.url, api_key="test")
+        gateway = Gateway(Router(config), budget=Budget(calls=1))
+        with gateway.serve(socket_path, context):
+            result = subprocess.run(
+                [sys.executable, str(AGENT)],
+                env=agent_env(workspace, prompt_file, str(socket_path), 3),
+                capture_output=True,
+                text=True,
+                timeout=AGENT_TIMEOUT_S,
+            )
+        provider_requests = len(fake.requests)
+    shutil.rmtree(socket_path.parent, ignore_errors=True)
+    output = result.stdout + result.stderr
+    print(output)
+
+    assert result.returncode == 1
+    assert "model request failed" in output
+    assert "429" in output
+    assert "--max-calls 1" in output
+    assert provider_requests == 1

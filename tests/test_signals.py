@@ -94,9 +94,17 @@ def test_sigkill_containers_end_by_themselves_and_are_reaped(docker_client, sand
         wait_for(agent_and_pool, "an agent sandbox beside a warm scoring container")
         process.kill()
         process.communicate(timeout=30)
-        assert running(docker_client, run_id), "the containers ended with the host process"
+        left = running(docker_client, run_id)
+        assert left, "the containers ended with the host process"
 
-        wait_for(lambda: not running(docker_client, run_id), "the containers' deadlines", 90)
+        # Each container's command ends with the seconds after which it exits by itself (the
+        # agent sandbox's sleep, the scoring harness's idle time). Wait for the latest.
+        deadlines = [int(container.attrs["Config"]["Cmd"][-1]) for container in left]
+        wait_for(
+            lambda: not running(docker_client, run_id),
+            "the containers' deadlines",
+            max(deadlines) + WAIT_S,
+        )
 
     pruned = subprocess.run(
         [sys.executable, "-m", "evolarium.cli", "sandbox", "prune"],

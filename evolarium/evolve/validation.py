@@ -24,7 +24,7 @@ Create a file `hello.py` whose function `hello()` returns the string "hello".
 COMPILE_CHECK = """\
 import pathlib, sys
 for path in sorted(pathlib.Path(sys.argv[1]).rglob("*.py")):
-    compile(path.read_text(encoding="utf-8"), str(path), "exec")
+    compile(path.read_bytes(), str(path), "exec")  # bytes: a BOM or coding line counts
 """
 
 IMPORT_CHECK = "import runpy, sys; runpy.run_path(sys.argv[1], run_name='evolarium_import_check')"

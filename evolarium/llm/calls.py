@@ -1,8 +1,9 @@
 """Model calls at the gateway: context, record, request validation and errors."""
 
 import math
+import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +15,9 @@ OUTCOME_BUDGET = "budget_exceeded"
 OUTCOME_TOO_LONG = "context_exceeded"
 """The provider rejected the messages as longer than the model's context window. The
 request reached the provider, so it counts as a call."""
+
+LINK = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*://")
+"""A URL with a scheme such as http:// or file://. A data: URL has no "//" and passes."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,39 @@ def _check_messages(messages: object) -> None:
             raise InvalidRequestError(f"messages[{index}] must be an object, not {message!r:.80}")
         if not isinstance(message.get("role"), str):
             raise InvalidRequestError(f"messages[{index}] needs a string 'role'")
+        _check_links(message.get("content"), f"messages[{index}].content")
+
+
+def _check_links(content: object, where: str) -> None:
+    """Reject URLs in a message's non-text parts (images, files, audio).
+
+    For some providers litellm downloads such a URL on the host to inline it, which would
+    let a sandbox make the host send requests to addresses of its choosing.
+    """
+    if not isinstance(content, list):
+        return
+    for index, part in enumerate(content):
+        if isinstance(part, dict) and part.get("type") == "text":
+            continue
+        for value in _strings(part):
+            if LINK.match(value):
+                raise InvalidRequestError(
+                    f"{where}[{index}] links to {value.strip()[:80]!r}; the gateway fetches "
+                    "nothing for a sandbox, so send the data inline as a data: URL"
+                )
+
+
+def _strings(value: object) -> Iterator[str]:
+    """Yield every string in a JSON value, without recursion: its nesting comes from a sandbox."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def _check_options(request: dict) -> None:

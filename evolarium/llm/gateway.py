@@ -2,6 +2,8 @@
 
 import json
 import logging
+import os
+import re
 import threading
 import time
 from collections import Counter
@@ -58,6 +60,10 @@ UNCHARGED_OUTCOMES = frozenset({OUTCOME_REJECTED, OUTCOME_BUDGET, OUTCOME_REPLAY
 # Max error text kept in records and sent to clients, because provider errors can embed
 # whole response bodies.
 MAX_ERROR_CHARS = 2000
+SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL", re.IGNORECASE)
+"""Environment variables whose values are masked in error texts (e.g. OPENAI_API_KEY)."""
+MIN_SECRET_CHARS = 8
+"""Shorter values are left alone: masking "1" or "true" would garble every message."""
 # Max characters of an unparsable body kept in its record.
 INVALID_BODY_CHARS = 200
 # Uncharged calls (rejected, refused for the budget, replay misses) recorded per agent
@@ -65,6 +71,10 @@ INVALID_BODY_CHARS = 200
 # request of one is stored shortened, so that a sandbox cannot fill the archive.
 MAX_UNCHARGED_RECORDS = 100
 MAX_UNCHARGED_REQUEST_CHARS = 64 * 1024
+# Request characters stored in full per agent and evaluation. Later requests are stored
+# shortened (their responses in full, so replay still serves them), so that a sandbox
+# cannot fill the host's disk with large requests that the provider replies to at once.
+MAX_EVALUATION_REQUEST_CHARS = 64 * 1024 * 1024
 
 
 class Gateway:
@@ -106,6 +116,7 @@ class Gateway:
         self._deferring = threading.local()
         self._calls = 0
         self._uncharged: Counter[tuple[str | None, str | None, str | None]] = Counter()
+        self._request_chars: Counter[tuple[str | None, str | None, str | None]] = Counter()
         self._prompt_tokens = 0
         self._completion_tokens = 0
 
@@ -462,6 +473,8 @@ class Gateway:
             return
         if reservation is None and not self._keeps_uncharged(record):
             return
+        if reservation is not None:
+            self._shorten_past_cap(record)
         deferring: tuple[PendingRecords, list[CallRecord]] | None = getattr(
             self._deferring, "records", None
         )
@@ -496,11 +509,29 @@ class Gateway:
 
         text = json.dumps(record.request, ensure_ascii=False, default=str)
         if len(text) > MAX_UNCHARGED_REQUEST_CHARS:
-            record.request = {
-                "request_chars": len(text),
-                "request_start": text[:INVALID_BODY_CHARS],
-            }
+            record.request = _shortened(text)
         return True
+
+    def _shorten_past_cap(self, record: CallRecord) -> None:
+        """Count a charged call's request; shorten it past MAX_EVALUATION_REQUEST_CHARS."""
+        context = record.context
+        key = (context.run_id, context.agent_id, context.evaluation_id)
+        text = json.dumps(record.request, ensure_ascii=False, default=str)
+        with self._totals_lock:
+            before = self._request_chars[key]
+            self._request_chars[key] += len(text)
+        if before + len(text) <= MAX_EVALUATION_REQUEST_CHARS:
+            return
+        if before <= MAX_EVALUATION_REQUEST_CHARS:
+            logger.warning(
+                "agent %s (run %s, evaluation %s) sent more than %d characters of requests; "
+                "later requests are stored shortened",
+                context.agent_id,
+                context.run_id,
+                context.evaluation_id,
+                MAX_EVALUATION_REQUEST_CHARS,
+            )
+        record.request = _shortened(text)
 
     @contextmanager
     def deferred_recording(self, pending: PendingRecords) -> Iterator[None]:
@@ -549,10 +580,31 @@ class Gateway:
                 )
 
     def _describe(self, error: Exception) -> str:
+        """Return the error's text with every known secret masked, cut to MAX_ERROR_CHARS.
+
+        The text is stored and sent back to the sandbox, and some providers quote the key
+        they rejected, whether it came from the configuration or from the environment.
+        """
         message = f"{type(error).__name__}: {error}"
-        for api_key in self.routes.api_keys():
-            message = message.replace(api_key, "***")
+        secrets = [*self.routes.api_keys(), *environment_secrets()]
+        # Longest first, so that a key which contains another is masked whole.
+        for secret in sorted(set(secrets), key=len, reverse=True):
+            message = message.replace(secret, "***")
         return message[:MAX_ERROR_CHARS]
+
+
+def environment_secrets() -> list[str]:
+    """Return the values of environment variables whose names say they hold a secret."""
+    return [
+        value
+        for name, value in os.environ.items()
+        if SECRET_NAME.search(name) and len(value) >= MIN_SECRET_CHARS
+    ]
+
+
+def _shortened(text: str) -> dict:
+    """Return what is stored of a request too large to keep: its length and its start."""
+    return {"request_chars": len(text), "request_start": text[:INVALID_BODY_CHARS]}
 
 
 def _falls_back(error: ProviderError) -> bool:

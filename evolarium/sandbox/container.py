@@ -32,6 +32,7 @@ from evolarium.sandbox.profile import (
     RUN_LABEL,
     SANDBOX_UID,
     Limits,
+    confined,
     hardening,
 )
 
@@ -46,6 +47,9 @@ GRACE_BOUNDS_S = (10, 60)
 SPOOL_BYTES = 8 * 1024 * 1024
 # Seconds between SIGTERM and SIGKILL when a command reaches its timeout.
 KILL_AFTER_S = 5
+MAX_COPY_DEPTH = 100
+"""Directory levels kept when a directory is copied out of a sandbox. Deeper entries are
+dropped: walking them on the host would exceed Python's recursion limit."""
 
 
 class SandboxError(EvolariumError):
@@ -108,7 +112,7 @@ class Sandbox:
             "timeout",
             f"--kill-after={KILL_AFTER_S}",
             str(max(1, int(timeout))),
-            *command,
+            *confined(command),
         ]
         api = self.container.client.api
         started = time.monotonic()
@@ -177,7 +181,8 @@ class Sandbox:
 
         Only regular files and directories are kept: symlinks, FIFOs and device
         files that an agent leaves behind are dropped, so they can neither point
-        outside ``dest`` nor stall a later copy. The tar stream is spooled to a
+        outside ``dest`` nor stall a later copy. Entries more than MAX_COPY_DEPTH
+        levels down are dropped too. The tar stream is spooled to a
         temporary file, so the host keeps at most a few MB of it in memory.
         Raises ``DirectoryTooLarge`` before copying if the files' apparent size
         (sparse files counted in full) exceeds ``max_bytes``.
@@ -324,15 +329,16 @@ def open_sandbox(
     }
     container = None
     try:
-        container = client.containers.run(
+        # create and start, not run: docker-py's run pulls a missing image from a registry.
+        container = client.containers.create(
             image,
             ["sleep", str(deadline)],
             name=name,
-            detach=True,
             labels=labels,
             volumes=volumes,
             **options,
         )
+        container.start()
         yield Sandbox(container=container, limits=limits, name=name)
     except docker.errors.ImageNotFound as error:
         raise SandboxError(
@@ -371,12 +377,18 @@ def _extract_plain(stream, dest: Path) -> int:
     try:
         with tarfile.open(fileobj=stream, mode="r:") as tar:
             for member in tar:
-                if not (member.isreg() or member.isdir()):
+                kept_type = member.isreg() or member.isdir()
+                if not kept_type or member.name.count("/") > MAX_COPY_DEPTH:
                     skipped += 1
                     continue
                 tar.extract(member, dest, filter="data")
     except (tarfile.TarError, OSError) as error:
         raise SandboxError(f"cannot unpack a directory copied out of a sandbox: {error}") from error
     if skipped:
-        log.info("dropped %d symlinks or special files copied out of a sandbox", skipped)
+        log.info(
+            "dropped %d symlinks, special files or entries deeper than %d levels copied out "
+            "of a sandbox",
+            skipped,
+            MAX_COPY_DEPTH,
+        )
     return skipped

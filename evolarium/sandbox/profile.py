@@ -1,6 +1,8 @@
 """The hardening profile and resource limits of every sandbox container."""
 
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 
 LABEL_PREFIX = "evolarium"
 RUN_LABEL = f"{LABEL_PREFIX}.run"
@@ -87,3 +89,17 @@ def hardening(limits: Limits, *, cap_add: tuple[str, ...] = (), scoring: bool = 
         "tmpfs": tmpfs,
         "environment": dict(DETERMINISTIC_ENV),
     }
+
+
+@cache
+def _confine_source() -> str:
+    return (resources.files("evolarium.sandbox") / "confine.py").read_text(encoding="utf-8")
+
+
+def confined(command: list[str]) -> list[str]:
+    """Return ``command`` run under the seccomp filter of confine.py, added in the container.
+
+    Every program a sandboxed agent or workspace controls starts this way: agent runs
+    through ``Sandbox.exec`` and the scoring harness.
+    """
+    return ["python3", "-I", "-S", "-c", _confine_source(), *command]

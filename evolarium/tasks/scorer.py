@@ -31,6 +31,7 @@ import docker
 from evolarium.sandbox import Limits, Mount, SandboxError
 from evolarium.sandbox.container import printable
 from evolarium.sandbox.pool import Reply, WarmPool
+from evolarium.sandbox.profile import confined
 from evolarium.sandbox.staging import share_read_only
 from evolarium.tasks.integrity import defined_test_names, inspect_workspace
 from evolarium.tasks.task import PYTEST_COMMAND, Task
@@ -294,7 +295,7 @@ def scoring_pool(client: docker.DockerClient, image: str, run_id: str, limits: L
                 image,
                 run_id=run_id,
                 purpose="score",
-                command=["python3", "-I", f"{HARNESS_MOUNT}/harness.py", str(idle_s)],
+                command=confined(["python3", "-I", f"{HARNESS_MOUNT}/harness.py", str(idle_s)]),
                 mounts=[Mount(_harness_files(), HARNESS_MOUNT)],
                 limits=limits,
                 size=pool_size(),

@@ -47,6 +47,9 @@ def network_probe(tcp_port: int, udp_port: int, unix_path: str, abstract_name: s
     attempt("raw_icmp", lambda: open_raw(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP))
     attempt("raw_icmp6", lambda: open_raw(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6))
     attempt("raw_packet", lambda: open_raw(socket.AF_PACKET, socket.SOCK_RAW, 0x0300))
+    # Only opened, never connected: on a virtual machine a vsock socket reaches the
+    # hypervisor, whatever the container's network is.
+    attempt("vsock_socket", lambda: open_raw(socket.AF_VSOCK, socket.SOCK_STREAM, 0))
 
     # A DNS lookup goes to the resolver in /etc/resolv.conf, which is not on loopback. It is
     # only tried when the sandbox has no interface but lo and no route, so no packet can leave.
@@ -333,3 +336,22 @@ def leftover_probe(marker: str, plant: bool) -> dict:
         except OSError:
             continue
     return {"processes": processes, "files": [path for path in paths if os.path.exists(path)]}
+
+
+def io_uring_probe() -> dict:
+    """Try to set up an io_uring, whose operations bypass seccomp's checks of system calls.
+
+    It uses ctypes, which the scorer's static checks refuse in workspace code, so only
+    agents run it.
+    """
+    import ctypes
+    import os
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    params = ctypes.create_string_buffer(120)
+    # 425 is io_uring_setup on x86_64 and arm64 alike.
+    descriptor = libc.syscall(425, 4, params)
+    if descriptor >= 0:
+        os.close(descriptor)
+        return {"io_uring_setup": "succeeded"}
+    return {"io_uring_setup": f"failed: {os.strerror(ctypes.get_errno())}"}

@@ -1,14 +1,18 @@
 """Credential theft from sandboxes: the environment, /proc, and provider errors sent back.
 
 The host process has a recognizable fake key in OPENAI_API_KEY, and the gateway uses the
-same key for the loopback fake provider. The key must appear nowhere in what a run
-stores. The probes (see probes.py) make no model calls, except the test that makes the
-fake provider return an error that quotes the key.
+same key for the loopback fake provider, from its configuration or, in one test, from
+the environment only. The key must appear nowhere in what a run stores. The probes (see
+probes.py) make no model calls, except the tests that make the fake provider return an
+error that quotes the key.
 """
 
 import pytest
 
 from evolarium.agents import contract
+from evolarium.llm.gateway import Gateway
+from evolarium.llm.recording import archive_recorder
+from evolarium.llm.router import ModelConfig, Router
 from tests.fakeprovider import FakeError
 from tests.security import probes
 from tests.security.lab import (
@@ -90,4 +94,27 @@ def test_provider_error_quoting_key(lab, canary_key, fake_provider, tmp_path):
     assert fake_provider.requests, "the gateway did not call the provider"
     assert fake_provider.headers[0]["authorization"] == f"Bearer {canary_key}"
     assert evaluation.calls >= 1
+    check_key_absent(lab, evaluation, canary_key)
+
+
+def test_provider_error_quoting_environment_key(
+    lab, canary_key, fake_provider, monkeypatch, tmp_path
+):
+    """The key is only in the environment, as for a cloud provider, and the provider's 401
+    quotes it; OPENAI_BASE_URL stands in for the provider's own address."""
+    error = FakeError(401, f"Incorrect API key provided: {canary_key}", "invalid_request_error")
+    fake_provider.add(error, error, error)
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_provider.url)
+    lab.gateway = Gateway(
+        Router(ModelConfig(model="openai/gpt-4o-mini")), recorder=archive_recorder(lab.archive)
+    )
+    code = agent_program(probes.gateway_probe, (SOCKET_PATH,))
+    task = calc_task(tmp_path / "task")
+
+    evaluation = lab.evaluate(code, task)
+
+    report = read_report(evaluation.transcript)
+    assert report is not None, evaluation.transcript
+    assert "Incorrect API key provided: ***" in report["body"], report
+    assert fake_provider.headers[0]["authorization"] == f"Bearer {canary_key}"
     check_key_absent(lab, evaluation, canary_key)

@@ -35,6 +35,7 @@ BLOCKED = (
     "raw_icmp",
     "raw_icmp6",
     "raw_packet",
+    "vsock_socket",
     "dns_lookup",
 )
 
@@ -164,6 +165,16 @@ def test_network_blocked_in_direct_scoring(lab, listeners, tmp_path):
     assert score.score == 0.0
     check_network_report(read_report(score.output), "scoring")
     check_listeners_untouched(listeners)
+
+
+def test_io_uring_refused_in_agent(lab, tmp_path):
+    task = calc_task(tmp_path / "task")
+
+    evaluation = lab.evaluate(agent_program(probes.io_uring_probe), task)
+
+    report = read_report(evaluation.transcript)
+    assert report is not None, evaluation.transcript
+    assert report["io_uring_setup"] == "failed: Function not implemented", report
 
 
 def test_gateway_ignores_redirect_fields(lab, listeners, fake_provider, tmp_path):

@@ -5,11 +5,15 @@ The agents and the workspace code are hostile programs (see attacks.py and probe
 The model is the loopback fake provider, and no model calls are made.
 """
 
+import io
 import os
+import tarfile
 import uuid
 
 import pytest
 
+from evolarium.archive import Archive
+from evolarium.sandbox.container import MAX_COPY_DEPTH
 from tests.security import probes
 from tests.security.attacks import NON_UTF8_NAME
 from tests.security.lab import (
@@ -31,6 +35,40 @@ os.chmod("/workspace/locked/inner", 0)
 os.chmod("/workspace/calc.py", 0)
 print("after-the-chmod")
 """
+
+
+# 1,500 nested directories: walking them on the host with os.walk or shutil.rmtree, which
+# recurse in Python 3.11, would raise RecursionError and end the whole run.
+DEEP_WORKSPACE = """\
+import os
+os.chdir("/workspace")
+for _ in range(1500):
+    os.mkdir("d")
+    os.chdir("d")
+with open("bottom.py", "w") as stream:
+    stream.write("VALUE = 1\\n")
+print("after-the-descent")
+"""
+
+
+def test_agent_deep_directory(lab, tmp_path):
+    task = calc_task(tmp_path / "task")
+
+    evaluation = lab.evaluate(DEEP_WORKSPACE, task)
+
+    assert evaluation.outcome == "ok", evaluation.transcript
+    assert "after-the-descent" in evaluation.transcript
+    assert evaluation.tests_total == 2
+    # The workspace is stored without the levels below MAX_COPY_DEPTH.
+    archive = Archive.open(lab.archive_path)
+    try:
+        snapshot = archive.snapshot(evaluation.workspace_hash)
+    finally:
+        archive.close()
+    with tarfile.open(fileobj=io.BytesIO(snapshot), mode="r:gz") as tar:
+        names = tar.getnames()
+    assert "calc.py" in names
+    assert max(name.count("/") for name in names) <= MAX_COPY_DEPTH
 
 
 def test_agent_non_utf8_file_name(lab, tmp_path):
