@@ -13,6 +13,7 @@ from rich.table import Table
 
 from evolarium import __version__
 from evolarium.errors import EvolariumError
+from evolarium.plural import counted
 
 log = logging.getLogger("evolarium")
 # Output that is not a terminal gets a wide console, so ids in tables are not cut off.
@@ -364,19 +365,22 @@ def _watch(args: argparse.Namespace) -> int:
     from evolarium.dashboard.watch import watch
     from evolarium.errors import ConfigError
 
-    if not args.interval > 0:
+    if not 0 < args.interval < float("inf"):
         raise ConfigError(f"--interval must be a number of seconds above 0, got {args.interval}")
     return watch(args.run_id, once=args.once, interval=args.interval, console=console)
 
 
 def _tree(args: argparse.Namespace) -> int:
-    from evolarium.archive import Archive
+    from evolarium.archive.reader import open_archive
     from evolarium.dashboard.tree import lineage_tree
     from evolarium.evolve.run import find_run
 
     run_id, path = find_run(args.run_id)
-    archive = Archive.open(path)
-    console.print(lineage_tree(archive, run_id))
+    archive = open_archive(path)
+    try:
+        console.print(lineage_tree(archive, run_id))
+    finally:
+        archive.close()
     return 0
 
 
@@ -575,7 +579,7 @@ def _tasks_list(args: argparse.Namespace) -> int:
         table.add_row(task.id, escape(task.title), task.difficulty, escape(", ".join(task.tags)))
     console.print(table)
     skipped = f", {len(suite.invalid)} invalid tasks skipped" if suite.invalid else ""
-    console.print(f"{len(suite.tasks)} tasks{skipped}")
+    console.print(f"{counted(len(suite.tasks), 'task')}{skipped}")
     return 0
 
 

@@ -114,7 +114,8 @@ def test_cli_tasks_list_builtin():
 @pytest.mark.parametrize(
     ("options", "fragment"),
     [
-        (["--agent-timeout", "-3"], "--agent-timeout must be a number of seconds above 0"),
+        (["--agent-timeout", "-3"], "--agent-timeout must be a finite number of seconds above"),
+        (["--agent-timeout", "inf"], "--agent-timeout must be a finite number of seconds above"),
         (["--max-tokens", "0"], "--max-tokens must be at least 1"),
         (["--children", "0"], "--children must be at least 1"),
         (["--max-calls", "0"], "--max-calls must be above 0"),
@@ -127,6 +128,12 @@ def test_cli_tasks_list_builtin():
         (["--threshold", "5"], "--threshold must be between 0 and 1"),
         (["--tasks", "1000"], "--tasks 1000 is more than the"),
         (["--api-base", "http://127.0.0.1:9/v1"], "--api-base http://127.0.0.1:9/v1 needs --model"),
+        (
+            ["--model", "m", "--api-base", "http://127.0.0.1:99999/v1"],
+            "api_base 'http://127.0.0.1:99999/v1' of model 'm' is invalid (Port out of range",
+        ),
+        (["--model", "m", "--api-base", "http://127.0.0.1:abc/v1"], "is invalid (Port could not"),
+        (["--model", "m", "--api-base", "http://[::1:18777/v1"], "is invalid (Invalid IPv6 URL)"),
     ],
 )
 def test_cli_invalid_run_options(options, fragment):
@@ -202,3 +209,28 @@ def test_cli_workspace_over_tmpfs_cap(tmp_path: Path):
 
     result = evolarium("run", "--suite", str(task), "--workspace-mb", "1")
     assert_one_line_error(result, str(task / "workspace"), "--workspace-mb")
+
+
+@pytest.mark.parametrize(
+    ("command", "fragment"),
+    [("resume", "is empty (0 bytes)"), ("tree", "is not an evolarium archive")],
+)
+def test_cli_empty_archive_untouched(evolarium_home, command, fragment):
+    run_dir = evolarium_home / "runs" / "r20260101-000000-0000"
+    run_dir.mkdir(parents=True)
+    (run_dir / "archive.db").touch()
+
+    result = evolarium(command, run_dir.name)
+
+    assert_one_line_error(result, fragment)
+    assert (run_dir / "archive.db").stat().st_size == 0
+    assert sorted(path.name for path in run_dir.iterdir()) == ["archive.db"]
+
+
+def test_cli_home_is_a_file(tmp_path):
+    home_file = tmp_path / "home"
+    home_file.write_text("not a folder\n")
+
+    result = evolarium("runs", env={"EVOLARIUM_HOME": str(home_file)})
+
+    assert_one_line_error(result, f"{home_file} is not a directory; point EVOLARIUM_HOME at")

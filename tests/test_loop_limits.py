@@ -208,7 +208,7 @@ def test_child_below_threshold_stops_early(docker_client, sandbox_image):
     assert [e.agent_id for e in failed] == [weak.id]
     assert failed[0].message == (
         f"{weak.id} scored {weak_scores[0].score:.2f} on its stage, below the threshold 1.00;"
-        " not evaluated on the 1 tasks left"
+        " not evaluated on the 1 task left"
     )
     # beat_parent is off, so no parent was evaluated again for a comparison.
     assert not [e for e in archive.evaluations(run_id) if e.stage == "baseline"]

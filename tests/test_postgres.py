@@ -676,11 +676,11 @@ def test_watch_once_on_postgres_run(postgres_server, database, tmp_path, monkeyp
     assert main(["watch", "r1", "--once"]) == 0
     printed = capsys.readouterr().out
     assert "run r1 running" in printed
-    assert "3 agents, 1 tasks, 2 evaluations" in printed
+    assert "3 agents, 1 task, 2 evaluations" in printed
     assert re.search(r"a0 g0 seed 0\.50\b", printed), printed
     assert re.search(r"a1 g1 self 1\.00 won 1\b.*\bfrontier\b", printed), printed
     assert re.search(r"a2 g2 reflect duplicate\b", printed), printed
-    assert re.search(r"Pareto frontier \(1 agents", printed), printed
+    assert re.search(r"Pareto frontier \(1 agent,", printed), printed
     assert re.search(r"\d\d:\d\d:\d\d +done\b", printed), printed
     assert postgres_server.password not in printed
 

@@ -27,8 +27,10 @@ def slow_reply(_request: dict) -> str:
     return "no code"
 
 
-def start_run(fake: FakeProvider, *extra: str, env: dict | None = None) -> subprocess.Popen:
-    command = [sys.executable, "-m", "evolarium.cli", "run", "--tasks", "1"]
+def start_run(
+    fake: FakeProvider, *extra: str, env: dict | None = None, tasks: int = 1
+) -> subprocess.Popen:
+    command = [sys.executable, "-m", "evolarium.cli", "run", "--tasks", str(tasks)]
     command += ["--model", "openai/fake", "--api-base", fake.url, *extra]
     return subprocess.Popen(
         command,
@@ -66,18 +68,61 @@ def running(client, run_id: str) -> list:
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_stops_run_and_removes_containers(docker_client, sandbox_image, signum):
+    # Two tasks and one worker: the second evaluation waits in the queue when the signal comes.
     with FakeProvider([slow_reply] * 50) as fake:
-        process = start_run(fake)
+        process = start_run(fake, tasks=2)
         run_id = the_run_id(process)
         wait_for(lambda: evolarium_containers(docker_client, run_id), "a sandbox")
         process.send_signal(signum)
         output, _ = process.communicate(timeout=WAIT_S)
 
     assert process.returncode == 130, output
+    assert b"stopping: evaluations in flight are dropped" in output
     assert evolarium_containers(docker_client, run_id) == []
     archive = Archive.open(runs_dir() / run_id / "archive.db")
     assert archive.run(run_id).status == "stopped"
+    # The evaluation in flight is dropped, not stored with the outcome of a removed sandbox,
+    # and the queued one never starts.
+    assert archive.evaluations(run_id) == []
     archive.close()
+
+
+def test_second_sigint_stores_no_false_score(docker_client, sandbox_image):
+    """A second Ctrl-C during the clean-up does not cut it short.
+
+    No sandbox error is stored as a score, and the resumed run evaluates the seed in full.
+    """
+    with FakeProvider([slow_reply] * 50) as fake:
+        process = start_run(fake, tasks=2)
+        run_id = the_run_id(process)
+        wait_for(lambda: evolarium_containers(docker_client, run_id), "a sandbox")
+        process.send_signal(signal.SIGINT)
+        time.sleep(1)
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=WAIT_S)
+
+        # A second signal that comes after the clean-up, while Python shuts down, ends the
+        # process with the default handler, which Python restores at that point.
+        assert process.returncode in (130, -signal.SIGINT), output
+        assert evolarium_containers(docker_client, run_id) == []
+        archive = Archive.open(runs_dir() / run_id / "archive.db")
+        assert archive.run(run_id).status == "stopped"
+        assert archive.evaluations(run_id) == []
+        archive.close()
+
+        resumed = subprocess.run(
+            [sys.executable, "-m", "evolarium.cli", "resume", run_id],
+            capture_output=True,
+            text=True,
+            timeout=WAIT_S * 2,
+        )
+
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    archive = Archive.open(runs_dir() / run_id / "archive.db")
+    evaluations = archive.evaluations(run_id)
+    archive.close()
+    assert evaluations, "the resumed run stored no evaluation"
+    assert all(e.outcome != "sandbox_error" for e in evaluations), evaluations
 
 
 def test_sigkill_containers_end_by_themselves_and_are_reaped(docker_client, sandbox_image):

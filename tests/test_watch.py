@@ -369,7 +369,7 @@ def test_panels_show_the_run():
     a3 = next(line for line in tree_lines if "a3 g2" in line)
     assert "tampering" in a3
     assert "frontier" not in a3
-    assert "Pareto frontier (1 agents" in text
+    assert "Pareto frontier (1 agent," in text
     assert "none: the run is finished" in text
     assert text.count("no limit") == 5
     assert "generation 2: best score 0.75 (a1)" in text
@@ -536,7 +536,7 @@ def test_app_shows_tree_and_agent():
             await pilot.pause()
             assert tree_agents(app) == {"a0", "a1", "a2", "a3"}
             assert f"run {RUN_ID} finished" in static_text(app.home.query_one("#header"))
-            assert "Pareto frontier (1 agents" in static_text(app.home.query_one("#frontier"))
+            assert "Pareto frontier (1 agent," in static_text(app.home.query_one("#frontier"))
             assert "no limit" in static_text(app.home.query_one("#budget"))
             assert "best" in static_text(app.home.query_one("#generations"))
             assert "a2 is invalid" in static_text(app.home.query_one("#events"))

@@ -8,6 +8,7 @@ the gateway records model calls from its server threads. Readers such as
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -161,8 +162,7 @@ class Archive:
             archive = cls(target)
         else:
             path = target
-            if not path.is_file():
-                raise ArchiveError(f"archive file not found: {path}")
+            _check_writable_file(path)
             archive = cls(f"sqlite:///{path}")
         version = archive.schema_version()
         if migrate and version is not None and version < SCHEMA_VERSION:
@@ -490,6 +490,25 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
     immutable = not any(file.exists() for file in writer_files)
     uri = f"{path.resolve().as_uri()}?mode=ro" + ("&immutable=1" if immutable else "")
     return sqlite3.connect(uri, uri=True, timeout=READ_ONLY_BUSY_TIMEOUT_S, check_same_thread=False)
+
+
+def _check_writable_file(path: Path) -> None:
+    """Raise ArchiveError unless ``path`` is a non-empty file that a writer can open."""
+    if not path.is_file():
+        raise ArchiveError(f"archive file not found: {path}")
+    if path.stat().st_size == 0:
+        raise ArchiveError(
+            f"archive {path} is empty (0 bytes), not an evolarium archive; "
+            "restore it from a copy or start a new run"
+        )
+    # SQLite writes journal files next to the archive, so its folder must be writable too.
+    for needed in (path, path.parent):
+        if not os.access(needed, os.W_OK):
+            raise ArchiveError(
+                f"archive {path} cannot be written: {needed} is read-only; make it writable, "
+                "or use the commands that only read it (show, tree, watch, export, "
+                "archive check)"
+            )
 
 
 def _read_only_schema_version(path: Path) -> int | None:

@@ -10,6 +10,7 @@ from evolarium.archive import Agent
 from evolarium.archive.reader import locate_run, open_archive
 from evolarium.dashboard import summary
 from evolarium.dashboard.layout import Records
+from evolarium.plural import counted
 
 WIN_MARK = "*"
 
@@ -65,7 +66,7 @@ def _agents_table(matrix: FrontierMatrix) -> Records:
         "operator",
         "mean",
         "wins",
-        title=f"frontier of run {matrix.run_id}: {len(matrix.agents)} agents",
+        title=f"frontier of run {matrix.run_id}: {counted(len(matrix.agents), 'agent')}",
     )
     total = len(matrix.scores.task_ids)
     for agent in matrix.agents:

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from evolarium.dashboard.outline import Outline, build_outline, outline_rows
 from evolarium.dashboard.state import RunState
+from evolarium.plural import counted
 
 COMPACT_WIDTH = 80
 """Below this many columns the dashboard uses its one-column compact layout."""
@@ -187,7 +188,7 @@ def frontier_panel(state: RunState, *, max_rows: int = 12, width: int = 80) -> P
         notes.append(f"{unsolved} tasks with no score above 0")
     notes.append("columns: solved tasks in run order; █ best, ▒ above 0, · 0")
     legend = Text("; ".join(notes), style="dim")
-    title = f"Pareto frontier ({len(agents)} agents, wins, mean)"
+    title = f"Pareto frontier ({counted(len(agents), 'agent')}, wins, mean)"
     return Panel(Group(body, legend), title=title, title_align="left", border_style="cyan")
 
 
@@ -405,8 +406,8 @@ def header(state: RunState) -> Text:
         text.append(f" (process {state.pid} has ended)", style="bold red")
     text.append(f"  suite {state.suite}  model {state.model}  ")
     text.append(
-        f"{len(state.agents)} agents, {len(state.task_ids)} tasks, "
-        f"{state.evaluation_count} evaluations, {format_duration(state.wall_seconds())}"
+        f"{counted(len(state.agents), 'agent')}, {counted(len(state.task_ids), 'task')}, "
+        f"{counted(state.evaluation_count, 'evaluation')}, {format_duration(state.wall_seconds())}"
     )
     return text
 

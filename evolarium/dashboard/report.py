@@ -21,6 +21,7 @@ from evolarium.dashboard.charts import (
 )
 from evolarium.dashboard.export import RunData
 from evolarium.dashboard.summary import format_time
+from evolarium.plural import counted
 
 STATUS_COLORS = {
     "evaluated": "#2e7d32",
@@ -131,7 +132,7 @@ def _facts(data: RunData) -> str:
         ("agents", f"{len(data.agents)} ({invalid} invalid)"),
         ("evaluations", str(len(data.evaluations))),
         ("best mean score", f"{best[1]:.2f} by {best[0]}" if best else "none yet"),
-        ("frontier", f"{len(data.scores.frontier)} agents"),
+        ("frontier", counted(len(data.scores.frontier), "agent")),
         ("model calls", f"{totals.calls:,}"),
         (
             "tokens",

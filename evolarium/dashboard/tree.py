@@ -5,6 +5,7 @@ from rich.tree import Tree
 
 from evolarium.archive import Agent, Archive
 from evolarium.archive.scores import frontier, mean_scores, score_table
+from evolarium.plural import counted
 
 STATUS_STYLES = {
     "evaluated": "green",
@@ -50,7 +51,7 @@ def _label(
     label.append(agent.status, style=STATUS_STYLES.get(agent.status, ""))
     if agent.id in means:
         evaluated = len(table.get(agent.id, {}))
-        label.append(f"  score {means[agent.id]:.2f} on {evaluated} tasks")
+        label.append(f"  score {means[agent.id]:.2f} on {counted(evaluated, 'task')}")
     if agent.id in on_frontier:
         label.append("  frontier", style="cyan")
     if agent.id in tampered:

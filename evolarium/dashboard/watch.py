@@ -19,6 +19,7 @@ from evolarium.archive.reader import locate_run
 from evolarium.dashboard import panels
 from evolarium.dashboard.state import DockerProbe, EventRow, RunLoader, RunState
 from evolarium.errors import ArchiveError
+from evolarium.plural import counted
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +103,9 @@ def summary_line(state: RunState) -> Text:
     score = f"best score {state.means[best]:.2f} ({best})" if best else "no scores"
     unpriced = f" (+{state.unpriced_calls} unpriced calls)" if state.unpriced_calls else ""
     return _plain(
-        f"run {state.run_id} {status}: {len(state.agents)} agents, "
-        f"{state.evaluation_count} evaluations, {score}, frontier {len(state.frontier)}, "
+        f"run {state.run_id} {status}: {counted(len(state.agents), 'agent')}, "
+        f"{counted(state.evaluation_count, 'evaluation')}, {score}, "
+        f"frontier {len(state.frontier)}, "
         f"calls {state.call_count}, tokens {state.tokens}, ${state.cost_usd:.4f}{unpriced}"
     )
 

@@ -218,10 +218,10 @@ class RunConfig:
         if self.model.max_tokens < 1:
             raise ConfigError(f"--max-tokens must be at least 1, got {self.model.max_tokens}")
         self._check_models()
-        if not self.agent_limits.timeout_s > 0:
+        timeout_s = self.agent_limits.timeout_s
+        if not (isinstance(timeout_s, int | float) and 0 < timeout_s < math.inf):
             raise ConfigError(
-                "--agent-timeout must be a number of seconds above 0, "
-                f"got {self.agent_limits.timeout_s}"
+                f"--agent-timeout must be a finite number of seconds above 0, got {timeout_s}"
             )
 
         self._check_budget()

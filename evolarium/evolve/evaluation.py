@@ -2,9 +2,10 @@
 
 import errno
 import logging
+import threading
 import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import docker
@@ -25,6 +26,10 @@ log = logging.getLogger(__name__)
 AGENT_LIMITS = {"timeout", "oom", "pids", "disk", "output_limit"}
 
 
+class EvaluationDropped(Exception):
+    """An evaluation ended after its run was stopped, so it was not stored."""
+
+
 @dataclass
 class Evaluator:
     """Evaluates agents on tasks and stores every evaluation as soon as it ends."""
@@ -36,6 +41,9 @@ class Evaluator:
     run_id: str
     limits: Limits
     max_steps: int
+    dropping: threading.Event = field(default_factory=threading.Event)
+    """Set when the run stops: evaluations that end later are not stored, and a resumed
+    run makes them again."""
 
     def evaluate(self, agent_id: str, agent_dir: Path, task: Task, stage: str) -> Evaluation:
         evaluation_id = uuid.uuid4().hex[:12]
@@ -62,6 +70,9 @@ class Evaluator:
         calls, tokens = self.archive.evaluation_call_totals(evaluation_id)
         row.calls = calls
         row.tokens = tokens
+        if self.dropping.is_set():
+            # Its sandboxes may have been removed under it, so its outcome is not its own.
+            raise EvaluationDropped(f"the run stopped during the evaluation of {agent_id}")
         self.archive.add(row)
         return row
 

@@ -38,6 +38,10 @@ class Executor(Protocol):
 
     def evaluate(self, job: EvaluationJob) -> Evaluation: ...
 
+    def drop_running(self) -> None:
+        """Store none of the evaluations that end from now on: the run is stopping."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -49,6 +53,9 @@ class LocalExecutor:
 
     def evaluate(self, job: EvaluationJob) -> Evaluation:
         return self.evaluator.evaluate(job.agent_id, job.agent_dir, job.task, job.stage)
+
+    def drop_running(self) -> None:
+        self.evaluator.dropping.set()
 
     def close(self) -> None:
         pass

@@ -42,6 +42,7 @@ from evolarium.evolve.operators.portfolio import choose_operator
 from evolarium.evolve.selection import ScoreMatrix, make_selection
 from evolarium.evolve.validation import validate_child
 from evolarium.llm.gateway import CallContext, Gateway
+from evolarium.plural import counted
 from evolarium.sandbox import SandboxError
 from evolarium.sandbox.staging import StagingError
 from evolarium.tasks.check import is_flaky
@@ -147,6 +148,8 @@ class Evolution:
         self._stop_reported = False
         self._evaluation_lock = threading.Lock()
         self._evaluations_running = 0
+        self._stopping = threading.Event()
+        """Set when the run is interrupted: no evaluation starts after it."""
 
     # The loop
 
@@ -466,7 +469,8 @@ class Evolution:
             if failure:
                 self._event(
                     "stage_failed",
-                    f"{child.id} {failure}; not evaluated on the {len(remaining)} tasks left",
+                    f"{child.id} {failure}; not evaluated on the "
+                    f"{counted(len(remaining), 'task')} left",
                     generation=self._generation(plan.step),
                     agent_id=child.id,
                 )
@@ -539,14 +543,23 @@ class Evolution:
 
         # NOTE: evaluations of one agent run in parallel; different agents' children are
         # still made one after another.
-        with ThreadPoolExecutor(max_workers=self.config.workers) as pool:
+        pool = ThreadPoolExecutor(max_workers=self.config.workers)
+        try:
             results = list(pool.map(evaluate_one, todo))
+        except BaseException:
+            # Ctrl-C, or a failure of the host: start no more evaluations, and store none of
+            # those running, whose sandboxes the caller removes. A resumed run makes them.
+            self._stopping.set()
+            self.executor.drop_running()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
         if None in results:
             raise StepInterrupted(f"{results.count(None)} evaluations of {agent.id} not started")
         return results
 
     def _may_start_evaluation(self) -> bool:
-        if self.gateway.meter.exhausted():
+        if self._stopping.is_set() or self.gateway.meter.exhausted():
             return False
         wall = self.config.max_wall_s
         if wall is not None and self._elapsed() >= wall:

@@ -30,6 +30,7 @@ from typing import Any
 from evolarium.archive import Archive, Evaluation
 from evolarium.archive.snapshot import pack_dir, unpack
 from evolarium.errors import ConfigError, HostError
+from evolarium.evolve.evaluation import EvaluationDropped
 from evolarium.evolve.executor import EvaluationJob
 from evolarium.llm.budget import (
     Budget,
@@ -350,6 +351,7 @@ class RayExecutor:
             max_retries=MAX_RETRIES,
         )
         self._closed = False
+        self._dropping = threading.Event()
 
     def _connect(self, address: str | None, local_slots: int) -> bool:
         """Connect to the cluster; return whether this executor started Ray itself."""
@@ -453,8 +455,14 @@ class RayExecutor:
                 self._objects[key] = ref
         return ref
 
+    def drop_running(self) -> None:
+        self._dropping.set()
+
     def _store(self, result: NodeResult) -> Evaluation:
         """Store the calls, the workspace snapshot and then the evaluation, as Evaluator does."""
+        if self._dropping.is_set():
+            agent_id = result.evaluation.get("agent_id")
+            raise EvaluationDropped(f"the run stopped during the evaluation of {agent_id}")
         for call in result.calls:
             self.archive.add(to_row(call))
         for code_hash, data in result.snapshots.items():

@@ -3,7 +3,9 @@
 import json
 import logging
 import os
+import signal
 import socket
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -26,6 +28,7 @@ from evolarium.llm.gateway import UNCHARGED_OUTCOMES, Gateway
 from evolarium.llm.recording import archive_recorder
 from evolarium.llm.replay import Replayer, served_from_recording
 from evolarium.llm.routing import Routes
+from evolarium.plural import counted
 from evolarium.process import process_exists
 from evolarium.sandbox import docker_client, require_image
 from evolarium.sandbox.reaper import remove_containers, remove_orphans
@@ -79,10 +82,10 @@ def start_evolution(config: RunConfig, console: Console, *, live: bool = False) 
     remove_orphans(client)
 
     run_id, run_dir, archive = create_run(config)
-    generations = "1 generation" if config.generations == 1 else f"{config.generations} generations"
     console.print(
-        f"run [bold]{run_id}[/]: {len(tasks)} tasks from {_suite_name(config)}, model "
-        f"{config.model.model}, selection {config.selection}, {generations}"
+        f"run [bold]{run_id}[/]: {counted(len(tasks), 'task')} from {_suite_name(config)}, "
+        f"model {config.model.model}, selection {config.selection}, "
+        f"{counted(config.generations, 'generation')}"
     )
     gateway = Gateway(
         routes, recorder=archive_recorder(archive), budget=config.budget, replayer=replayer
@@ -173,6 +176,11 @@ def _drive(evolution: Evolution, console: Console, live: bool, *, resume: bool) 
         status = _final_status(summary, evolution.gateway)
     except KeyboardInterrupt:
         status = "stopped"
+        _ignore_more_signals(console)
+        console.print(
+            f"stopping: evaluations in flight are dropped and their sandboxes removed; "
+            f"evolarium resume {run_id} makes them again"
+        )
         raise
     finally:
         printer.stop()
@@ -203,6 +211,22 @@ def _open_executor(config: RunConfig, client, image: str, gateway: Gateway, arch
         archive.update_run(run_id, status="failed", pid=None)
         archive.close()
         raise
+
+
+def _ignore_more_signals(console: Console) -> None:
+    """Make a second Ctrl-C or SIGTERM print a line instead of cutting short the clean-up.
+
+    A clean-up cut short leaves evaluation threads running after their sandboxes are
+    removed, and those threads would store sandbox errors as scores.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def already_stopping(signum: int, _frame) -> None:
+        console.print("already stopping: removing the run's sandboxes and storing its state")
+
+    signal.signal(signal.SIGINT, already_stopping)
+    signal.signal(signal.SIGTERM, already_stopping)
 
 
 def _close_executor(executor) -> None:

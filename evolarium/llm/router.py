@@ -3,6 +3,7 @@
 import logging
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import litellm
 
@@ -77,6 +78,25 @@ class ModelConfig:
         if isinstance(self.fallbacks, list):
             object.__setattr__(self, "fallbacks", tuple(self.fallbacks))
         self._check_prices()
+        self._check_api_base()
+
+    def _check_api_base(self) -> None:
+        if self.api_base is None:
+            return
+        problem = None
+        try:
+            url = urlsplit(self.api_base)
+            url.port  # noqa: B018  (reading it raises ValueError for a port out of range)
+        except (ValueError, TypeError) as error:
+            problem = str(error)
+        else:
+            if url.scheme not in ("http", "https") or not url.hostname:
+                problem = "it is not an http(s) URL with a host"
+        if problem is not None:
+            raise ConfigError(
+                f"api_base {self.api_base!r} of model {self.model!r} is invalid ({problem}); "
+                "use http://HOST:PORT/v1 with a port from 1 to 65535"
+            )
 
     def _check_prices(self) -> None:
         prices = (self.input_cost_per_mtok, self.output_cost_per_mtok)
