@@ -10,13 +10,11 @@ import itertools
 import pytest
 
 from evolarium.agents.contract import seed_agent_dir
-from evolarium.evolve.config import RunConfig
-from evolarium.llm.router import ModelConfig
-from evolarium.sandbox import Limits
 from evolarium.tasks import load_suite
 from tests.conftest import evolarium_containers
 from tests.fakeprovider import FakeProvider
 from tests.test_evolution import reference_reply, run_and_open
+from tests.test_loop_limits import fake_config
 
 pytestmark = pytest.mark.docker
 
@@ -87,16 +85,7 @@ def test_invalid_child_stored_not_evaluated(docker_client, sandbox_image):
     task = load_suite("builtin").tasks[0]
     rewrites = [trusting_agent_code(), BROKEN_SYNTAX, MISSING_IMPORT, GIVES_UP]
     with FakeProvider(itertools.repeat(validation_model(task, rewrites), 200)) as fake:
-        config = RunConfig(
-            suite="builtin",
-            tasks=1,
-            generations=4,
-            selection="best",
-            model=ModelConfig(model="openai/fake", api_base=fake.url, api_key="test"),
-            agent_steps=1,
-            agent_limits=Limits(timeout_s=120),
-        )
-        run_id, archive = run_and_open(config)
+        run_id, archive = run_and_open(fake_config(fake, generations=4, selection="best"))
 
     agents = sorted(archive.agents(run_id), key=lambda agent: agent.step)
     seed, trusting, no_compile, no_import, no_smoke = agents
@@ -141,16 +130,7 @@ def test_child_with_byte_order_mark_valid(docker_client, sandbox_image):
     seed_code = (seed_agent_dir() / "agent.py").read_text()
     with_mark = "\ufeff" + seed_code + "# evolved: now starts with a byte order mark\n"
     with FakeProvider(itertools.repeat(validation_model(task, [with_mark]), 50)) as fake:
-        config = RunConfig(
-            suite="builtin",
-            tasks=1,
-            generations=1,
-            selection="best",
-            model=ModelConfig(model="openai/fake", api_base=fake.url, api_key="test"),
-            agent_steps=1,
-            agent_limits=Limits(timeout_s=120),
-        )
-        run_id, archive = run_and_open(config)
+        run_id, archive = run_and_open(fake_config(fake, generations=1, selection="best"))
 
     child = next(agent for agent in archive.agents(run_id) if agent.parent_id)
     assert child.operator_outcome == "ok"

@@ -51,14 +51,19 @@ print("after-the-descent")
 """
 
 
-def test_agent_deep_directory(lab, tmp_path):
-    task = calc_task(tmp_path / "task")
-
-    evaluation = lab.evaluate(DEEP_WORKSPACE, task)
+def evaluated_in_full(lab, tmp_path, code: str, marker: str):
+    """Evaluate a hostile agent that prints ``marker``; check that it ran and was scored."""
+    evaluation = lab.evaluate(code, calc_task(tmp_path / "task"))
 
     assert evaluation.outcome == "ok", evaluation.transcript
-    assert "after-the-descent" in evaluation.transcript
+    assert marker in evaluation.transcript
     assert evaluation.tests_total == 2
+    return evaluation
+
+
+def test_agent_deep_directory(lab, tmp_path):
+    evaluation = evaluated_in_full(lab, tmp_path, DEEP_WORKSPACE, "after-the-descent")
+
     # The workspace is stored without the levels below MAX_COPY_DEPTH.
     archive = Archive.open(lab.archive_path)
     try:
@@ -72,13 +77,7 @@ def test_agent_deep_directory(lab, tmp_path):
 
 
 def test_agent_non_utf8_file_name(lab, tmp_path):
-    task = calc_task(tmp_path / "task")
-
-    evaluation = lab.evaluate(NON_UTF8_NAME, task)
-
-    assert evaluation.outcome == "ok", evaluation.transcript
-    assert "after-the-file" in evaluation.transcript
-    assert evaluation.tests_total == 2
+    evaluated_in_full(lab, tmp_path, NON_UTF8_NAME, "after-the-file")
 
 
 def test_scoring_non_utf8_file_name(lab, tmp_path):
@@ -93,13 +92,7 @@ def test_scoring_non_utf8_file_name(lab, tmp_path):
 
 def test_agent_unreadable_workspace(lab, tmp_path):
     # The agent owns its workspace and may lock its files, which is its failure, not Docker's.
-    task = calc_task(tmp_path / "task")
-
-    evaluation = lab.evaluate(UNREADABLE_WORKSPACE, task)
-
-    assert evaluation.outcome == "ok", evaluation.transcript
-    assert "after-the-chmod" in evaluation.transcript
-    assert evaluation.tests_total == 2
+    evaluated_in_full(lab, tmp_path, UNREADABLE_WORKSPACE, "after-the-chmod")
 
 
 def test_scoring_leaves_nothing_behind(lab, tmp_path):
