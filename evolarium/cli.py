@@ -366,7 +366,9 @@ def _watch(args: argparse.Namespace) -> int:
     from evolarium.errors import ConfigError
 
     if not 0 < args.interval < float("inf"):
-        raise ConfigError(f"--interval must be a number of seconds above 0, got {args.interval}")
+        raise ConfigError(
+            f"--interval must be a finite number of seconds above 0, got {args.interval}"
+        )
     return watch(args.run_id, once=args.once, interval=args.interval, console=console)
 
 

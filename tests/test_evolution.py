@@ -368,8 +368,8 @@ def test_evolution_embedded_model_each_selection(docker_client, sandbox_image, s
     assert archive.run(run_id).status == "finished"
     child = next(agent for agent in agents if agent.parent_id)
     assert child.operator_outcome is not None
-    # The 135M model's rewrite may not compile or may repeat its parent, so any of the end
-    # states can come; a child that was not evaluated must say why.
+    # The 135M model's rewrite may not compile or may repeat its parent, so any end state
+    # can come. A child that was not evaluated must store the reason.
     assert child.status in ("evaluated", "invalid", "duplicate")
     if child.status != "evaluated":
         assert child.reason

@@ -181,7 +181,7 @@ def test_ray_max_concurrent_counts_whole_cluster(ray_cluster, docker_client, san
 
 
 class NodeWatcher:
-    """Collects which of the given raylets started the evaluation containers it sees."""
+    """A record of which given raylets started the evaluation containers found while it runs."""
 
     def __init__(self, docker_client, raylets: list[int]) -> None:
         self.docker_client = docker_client

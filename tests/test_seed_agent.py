@@ -2,7 +2,7 @@
 
 The fake gateway is a threaded HTTP server on a unix socket in a temporary directory. It
 serves POST /v1/chat/completions with scripted replies in the OpenAI chat.completion
-format and records each request body, so each test says exactly what the agent gets back.
+format and records each request body, so each test sets exactly what the agent receives.
 One test runs the agent against evolarium's real gateway instead, in front of the loopback
 fake provider, to check that the agent reads the gateway's own error replies. No real
 model is involved.
@@ -343,8 +343,10 @@ def test_request_skips_hidden_binary_and_over_budget(tmp_path: Path) -> None:
 
 
 def test_real_gateway_budget_refusal_ends_agent(tmp_path: Path) -> None:
-    """The real gateway, with --max-calls 1, refuses the agent's second request with a 429
-    that names the limit; the agent reports it and exits 1 (loopback fake provider)."""
+    """The real gateway, with --max-calls 1, rejects the agent's second request with a 429.
+
+    The 429 names the limit, and the agent prints it and exits 1 (loopback fake provider).
+    """
     workspace = tmp_path / "workspace"
     workspace.mkdir()
     for rel, text in CALC_TASK.items():

@@ -39,13 +39,13 @@ RATE_WINDOW_S = 300.0
 """Evaluations and model calls per minute are counted over this many recent seconds."""
 
 OK_EVALUATION_OUTCOMES = {"ok", "exit_error"}
+"""Evaluation outcomes that are the agent's ordinary success or failure, not a problem."""
 # Model calls that returned a reply: a reply cut at the token limit, or one served from a
 # recording, is not an error.
 SUCCESSFUL_CALL_OUTCOMES = {"ok", "truncated", "replayed"}
 UNCHARGED_CALL_OUTCOMES = {"rejected", "budget_exceeded", "replay_miss"}
 """Outcomes of calls that reached no model, which the budget does not count (the same
 set as evolarium.llm.gateway.UNCHARGED_OUTCOMES, which imports litellm)."""
-"""Evaluation outcomes that are the agent's ordinary success or failure, not a problem."""
 
 EVALUATION_BATCH = 500
 """Evaluation ids bound in one IN list, because SQLite before 3.32 allows 999 parameters."""

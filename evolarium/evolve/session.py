@@ -40,14 +40,12 @@ log = logging.getLogger(__name__)
 
 
 def check_reachable(api_base: str) -> None:
-    """Fail early when nothing listens at an OpenAI-compatible server's address."""
+    """Fail early when nothing listens at an OpenAI-compatible server's address.
+
+    ``api_base`` comes from --api-base or a model's api_base setting, which ModelConfig has
+    already checked to be an http(s) URL with a host and a valid port.
+    """
     url = urlsplit(api_base)
-    # The address comes from --api-base or from a model's api_base in the configuration.
-    if url.scheme not in ("http", "https") or not url.hostname:
-        raise ModelError(
-            f"api_base {api_base!r} (--api-base or a model's api_base setting) is not an "
-            "http(s) URL; use http://HOST:PORT/v1"
-        )
     port = url.port or (443 if url.scheme == "https" else 80)
     try:
         socket.create_connection((url.hostname, port), timeout=5).close()

@@ -107,16 +107,29 @@ def _check_links(content: object, where: str) -> None:
 
 
 def _strings(value: object) -> Iterator[str]:
-    """Yield every string in a JSON value, without recursion: its nesting comes from a sandbox."""
-    stack = [value]
+    return (item for item, _ in json_nodes(value) if isinstance(item, str))
+
+
+def json_nodes(value: object) -> Iterator[tuple[object, int]]:
+    """Yield every value inside a JSON value, and the value itself, with its depth.
+
+    It does not recurse, because a sandbox chooses how deep its request bodies nest.
+    """
+    stack = [(value, 0)]
     while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            yield item
-        elif isinstance(item, dict):
-            stack.extend(item.values())
+        item, depth = stack.pop()
+        yield item, depth
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
         elif isinstance(item, list):
-            stack.extend(item)
+            stack.extend((child, depth + 1) for child in item)
+
+
+def nests_deeper_than(value: object, limit: int) -> bool:
+    """Tell whether arrays and objects in ``value`` nest more than ``limit`` levels deep."""
+    return any(
+        isinstance(item, dict | list) and depth >= limit for item, depth in json_nodes(value)
+    )
 
 
 def _check_options(request: dict) -> None:

@@ -473,8 +473,6 @@ class Gateway:
             return
         if reservation is None and not self._keeps_uncharged(record):
             return
-        if reservation is not None:
-            self._shorten_past_cap(record)
         deferring: tuple[PendingRecords, list[CallRecord]] | None = getattr(
             self._deferring, "records", None
         )
@@ -568,6 +566,9 @@ class Gateway:
     def _write(self, record: CallRecord) -> None:
         if self._recorder is None:
             return
+        if record.outcome not in UNCHARGED_OUTCOMES:
+            # Here, not in _finish: a socket call's records are written after its reply.
+            self._shorten_past_cap(record)
         with self._recorder_lock:
             try:
                 self._recorder(record)
@@ -587,14 +588,14 @@ class Gateway:
         """
         message = f"{type(error).__name__}: {error}"
         secrets = [*self.routes.api_keys(), *environment_secrets()]
-        # Longest first, so that a key which contains another is masked whole.
+        # Longer secrets first, so that a key which contains another is masked whole.
         for secret in sorted(set(secrets), key=len, reverse=True):
             message = message.replace(secret, "***")
         return message[:MAX_ERROR_CHARS]
 
 
 def environment_secrets() -> list[str]:
-    """Return the values of environment variables whose names say they hold a secret."""
+    """Return the values of environment variables whose names mark them as secrets."""
     return [
         value
         for name, value in os.environ.items()

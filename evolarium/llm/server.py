@@ -39,6 +39,7 @@ from evolarium.llm.calls import (
     ProviderError,
     includes_usage,
     is_streamed,
+    nests_deeper_than,
 )
 from evolarium.llm.replay import ReplayMissError
 
@@ -53,6 +54,10 @@ MODELS_PATH = "/v1/models"
 MAX_BODY_BYTES = 1 << 20
 MAX_JSON_DEPTH = 100
 """Nesting of arrays and objects allowed in a request body; tool schemas need a few dozen."""
+TOO_DEEP = (
+    f"the request body nests arrays or objects more than {MAX_JSON_DEPTH} levels deep; "
+    "send a flatter body"
+)
 # An oversized body is read and discarded up to this size, so that the client, which sends
 # the whole body before it reads, gets the 400 instead of a broken pipe.
 MAX_DISCARD_BYTES = 16 << 20
@@ -261,10 +266,10 @@ class _GatewayHandler(BaseHTTPRequestHandler):
         except json.JSONDecodeError as error:
             raise InvalidRequestError(f"the request body is not valid JSON: {error}") from None
         except RecursionError:
-            raise InvalidRequestError(_too_deep()) from None
-        if _nested_deeper(value, MAX_JSON_DEPTH):
+            raise InvalidRequestError(TOO_DEEP) from None
+        if nests_deeper_than(value, MAX_JSON_DEPTH):
             # Deeper values would exhaust the recursion of later steps (hashing, storing).
-            raise InvalidRequestError(_too_deep())
+            raise InvalidRequestError(TOO_DEEP)
         return value
 
     def _read_body(self) -> bytes:
@@ -596,23 +601,3 @@ class GatewaySocket:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def _too_deep() -> str:
-    return (
-        f"the request body nests arrays or objects more than {MAX_JSON_DEPTH} levels deep; "
-        "send a flatter body"
-    )
-
-
-def _nested_deeper(value: object, limit: int) -> bool:
-    """Tell whether arrays and objects in ``value`` nest more than ``limit`` levels deep."""
-    stack = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth >= limit:
-                return True
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return False

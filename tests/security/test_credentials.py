@@ -100,8 +100,10 @@ def test_provider_error_quoting_key(lab, canary_key, fake_provider, tmp_path):
 def test_provider_error_quoting_environment_key(
     lab, canary_key, fake_provider, monkeypatch, tmp_path
 ):
-    """The key is only in the environment, as for a cloud provider, and the provider's 401
-    quotes it; OPENAI_BASE_URL stands in for the provider's own address."""
+    """The key is only in the environment, as for a cloud provider, and its 401 quotes it.
+
+    OPENAI_BASE_URL points the openai client at the fake provider instead of the real one.
+    """
     error = FakeError(401, f"Incorrect API key provided: {canary_key}", "invalid_request_error")
     fake_provider.add(error, error, error)
     monkeypatch.setenv("OPENAI_BASE_URL", fake_provider.url)
